@@ -1,0 +1,3 @@
+"""popreg: an open national population-data platform."""
+
+__version__ = "0.1.0"

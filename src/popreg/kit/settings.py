@@ -1,0 +1,78 @@
+"""Typed settings, read from ``POPREG_*`` environment variables (and an optional ``.env`` file).
+
+The development profile works out of the box (an SQLite file in the working directory and
+well-known development secrets); the production profile refuses to start while any secret still has
+its development value, so a forgotten variable can never ship a guessable key.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - the marker the production check refuses
+
+
+class Profile(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class InsecureSettingsError(RuntimeError):
+    """The production profile was started with a development secret or an unsafe option."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform. Each field is the variable ``POPREG_<FIELD>`` upper-cased."""
+
+    model_config = SettingsConfigDict(env_prefix="POPREG_", env_file=".env", extra="ignore")
+
+    profile: Profile = Profile.DEVELOPMENT
+    database_url: str = Field(
+        default="sqlite:///popreg.db",
+        description="SQLAlchemy URL of the primary database: sqlite:///FILE or postgresql+psycopg://...",
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        description="Optional read-only URL (a PostgreSQL streaming replica) for verification reads.",
+    )
+    database_pool_size: int = 10
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    pin_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRET),
+        description="Key of the PIN serial permutation. Fixed for the life of a deployment: "
+        "changing it after PINs were issued would make new serials collide with old ones.",
+    )
+    session_hours: int = Field(default=8, ge=1, le=24, description="Lifetime of an official's session.")
+    login_attempts_per_15_minutes: int = 10
+    default_language: str = "vi"
+    cookie_secure: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        if self.profile is not Profile.PRODUCTION:
+            return self
+        weak = [
+            name
+            for name in ("secret_key", "pin_key")
+            if getattr(self, name).get_secret_value() in (DEVELOPMENT_SECRET, "")
+            or len(getattr(self, name).get_secret_value()) < 32
+        ]
+        if weak:
+            names = ", ".join(f"POPREG_{name.upper()}" for name in weak)
+            raise InsecureSettingsError(
+                f"The production profile needs strong secrets: set {names} to at least 32 random characters."
+            )
+        if not self.cookie_secure:
+            raise InsecureSettingsError("The production profile needs POPREG_COOKIE_SECURE=true (HTTPS only).")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import time)."""
+    return Settings()

@@ -1,0 +1,10 @@
+"""Imports every package's tables so that the metadata (and Alembic) sees all of them."""
+
+from popreg.audit.models import AccessLogEntry, AccessLogHead
+from popreg.officials.models import Official, OfficialSession
+from popreg.registry.models import Household, HouseholdMember, Person, PersonEvent, PersonRelation, PinCounter, Residence
+
+__all__ = [
+    "AccessLogEntry", "AccessLogHead", "Household", "HouseholdMember", "Official", "OfficialSession", "Person",
+    "PersonEvent", "PersonRelation", "PinCounter", "Residence",
+]

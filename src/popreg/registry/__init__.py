@@ -1,0 +1,1 @@
+"""The national population register: persons, their PINs, households and residence."""

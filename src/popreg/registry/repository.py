@@ -1,0 +1,188 @@
+"""Every query of the register. Services call these; nothing else touches the tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from popreg.registry.models import (
+    Household,
+    HouseholdMember,
+    Person,
+    PersonEvent,
+    PersonRelation,
+    PinCounter,
+    Residence,
+)
+
+
+def get_person_by_pin(session: Session, pin: str, *, for_update: bool = False) -> Person | None:
+    query = select(Person).where(Person.pin == pin)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def pin_exists(session: Session, pin: str) -> bool:
+    return session.execute(select(Person.id).where(Person.pin == pin)).first() is not None
+
+
+def take_pin_counter(session: Session, prefix: str) -> int:
+    """Atomically take the next counter value of a PIN prefix (row-locked until commit)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(PinCounter)
+        .values(prefix=prefix, next_counter=1)
+        .on_conflict_do_update(index_elements=["prefix"], set_={"next_counter": PinCounter.next_counter + 1})
+        .returning(PinCounter.next_counter)
+    )
+    return int(session.execute(statement).scalar_one()) - 1
+
+
+def add_event(session: Session, event: PersonEvent) -> None:
+    session.add(event)
+
+
+def events_of(session: Session, person_id: int, *, recorded_until: datetime | None = None,
+              effective_until: date | None = None) -> Sequence[PersonEvent]:
+    """A person's history, oldest first, optionally cut at a recorded time or an effective date."""
+    query = select(PersonEvent).where(PersonEvent.person_id == person_id)
+    if recorded_until is not None:
+        query = query.where(PersonEvent.recorded_at <= recorded_until)
+    if effective_until is not None:
+        query = query.where(PersonEvent.effective_date <= effective_until)
+    return session.execute(query.order_by(PersonEvent.id)).scalars().all()
+
+
+def residences_of(session: Session, person_id: int, *, current_only: bool = False) -> Sequence[Residence]:
+    query = select(Residence).where(Residence.person_id == person_id)
+    if current_only:
+        query = query.where(Residence.valid_to.is_(None))
+    return session.execute(query.order_by(Residence.valid_from, Residence.id)).scalars().all()
+
+
+def get_residence(session: Session, residence_id: int) -> Residence | None:
+    return session.get(Residence, residence_id)
+
+
+def current_permanent_residence(session: Session, person_id: int) -> Residence | None:
+    return session.execute(
+        select(Residence).where(
+            Residence.person_id == person_id,
+            Residence.kind == "permanent",
+            Residence.valid_to.is_(None),
+        )
+    ).scalar_one_or_none()
+
+
+def relations_of(session: Session, person_id: int) -> Sequence[tuple[PersonRelation, str, str]]:
+    """A person's relations with each relative's PIN and name."""
+    rows = session.execute(
+        select(PersonRelation, Person.pin, Person.full_name)
+        .join(Person, Person.id == PersonRelation.relative_id)
+        .where(PersonRelation.person_id == person_id)
+        .order_by(PersonRelation.id)
+    ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def current_relation(session: Session, person_id: int, kind: str) -> PersonRelation | None:
+    return session.execute(
+        select(PersonRelation).where(
+            PersonRelation.person_id == person_id,
+            PersonRelation.kind == kind,
+            PersonRelation.valid_to.is_(None),
+        )
+    ).scalars().first()
+
+
+def get_household_by_number(session: Session, number: str, *, for_update: bool = False) -> Household | None:
+    query = select(Household).where(Household.number == number)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def current_membership(session: Session, person_id: int) -> tuple[HouseholdMember, Household] | None:
+    row = session.execute(
+        select(HouseholdMember, Household)
+        .join(Household, Household.id == HouseholdMember.household_id)
+        .where(HouseholdMember.person_id == person_id, HouseholdMember.left_on.is_(None))
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def members_of(session: Session, household_id: int) -> Sequence[tuple[HouseholdMember, str, str]]:
+    rows = session.execute(
+        select(HouseholdMember, Person.pin, Person.full_name)
+        .join(Person, Person.id == HouseholdMember.person_id)
+        .where(HouseholdMember.household_id == household_id)
+        .order_by(HouseholdMember.left_on.is_not(None), HouseholdMember.id)
+    ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def pin_of(session: Session, person_id: int) -> str:
+    return str(session.execute(select(Person.pin).where(Person.id == person_id)).scalar_one())
+
+
+def next_household_number(session: Session, unit_code: str) -> str:
+    """Household numbers: the commune code and a running number within it ("00004-000123")."""
+    count = session.execute(
+        select(func.count()).select_from(Household).where(Household.unit_code == unit_code)
+    ).scalar_one()
+    return f"{unit_code}-{int(count) + 1:06d}"
+
+
+def search_persons(
+    session: Session,
+    *,
+    name_folded: str | None,
+    birth_from: date | None,
+    birth_to: date | None,
+    sex: str | None,
+    life_status: str | None,
+    unit_code: str | None,
+    jurisdiction_code: str | None,
+    limit: int,
+    offset: int,
+) -> Sequence[Person]:
+    """Persons whose accent-free name starts with ``name_folded`` (an index range scan), filtered.
+
+    ``jurisdiction_code`` and ``unit_code`` each restrict to persons who belong to that commune
+    (5 digits) or province (2 digits): by their home unit or by a current residence there.
+    """
+    query: Select[Any] = select(Person)
+    if name_folded:
+        query = query.where(Person.name_folded >= name_folded, Person.name_folded < name_folded + "\uffff")
+    if birth_from is not None:
+        query = query.where(Person.birth_date >= birth_from)
+    if birth_to is not None:
+        query = query.where(Person.birth_date <= birth_to)
+    if sex:
+        query = query.where(Person.sex == sex)
+    if life_status:
+        query = query.where(Person.life_status == life_status)
+    for code in (jurisdiction_code, unit_code):
+        if code:
+            query = query.where(_belongs_to(code))
+    query = query.order_by(Person.name_folded, Person.birth_date, Person.id).limit(limit).offset(offset)
+    return session.execute(query).scalars().all()
+
+
+def _belongs_to(code: str) -> Any:
+    if len(code) == 2:
+        home, residence_column = Person.home_province_code == code, Residence.province_code
+    else:
+        home, residence_column = Person.home_commune_code == code, Residence.commune_code
+    resident = exists().where(
+        and_(Residence.person_id == Person.id, Residence.valid_to.is_(None), residence_column == code)
+    )
+    return or_(home, resident)

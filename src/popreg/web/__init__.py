@@ -1,0 +1,1 @@
+"""Server-rendered pages: the officials' console (Vietnamese by default, English available)."""
