@@ -2,9 +2,26 @@
 
 from popreg.audit.models import AccessLogEntry, AccessLogHead
 from popreg.officials.models import Official, OfficialSession
-from popreg.registry.models import Household, HouseholdMember, Person, PersonEvent, PersonRelation, PinCounter, Residence
+from popreg.registry.models import (
+    Household,
+    HouseholdMember,
+    Person,
+    PersonEvent,
+    PersonRelation,
+    PinCounter,
+    Residence,
+)
 
 __all__ = [
-    "AccessLogEntry", "AccessLogHead", "Household", "HouseholdMember", "Official", "OfficialSession", "Person",
-    "PersonEvent", "PersonRelation", "PinCounter", "Residence",
+    "AccessLogEntry",
+    "AccessLogHead",
+    "Household",
+    "HouseholdMember",
+    "Official",
+    "OfficialSession",
+    "Person",
+    "PersonEvent",
+    "PersonRelation",
+    "PinCounter",
+    "Residence",
 ]

@@ -279,7 +279,9 @@ def register_person(session: Session, *, principal: OfficialPrincipal, data: Per
     if data.origin_unit_code is not None and get_unit(data.origin_unit_code, data.origin_unit_generation) is None:
         raise InvalidInput(f"{data.origin_unit_code} is not a unit of the {data.origin_unit_generation.value} units.",
                            code="UNIT_UNKNOWN", details={"field": "origin_unit_code"})
-    require_jurisdiction(principal, [p for p in (birth_place, residence_place) if p is not None])
+    # A birth registered abroad with no residence yet belongs to no unit: national officials only.
+    places = [p for p in (birth_place, residence_place) if p is not None] or [Place(None, None)]
+    require_jurisdiction(principal, places)
     parents = _load_parents(session, data, birth)
 
     family, middle, given = split_full_name(full_name)

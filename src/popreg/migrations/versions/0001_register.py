@@ -1,7 +1,7 @@
 """The national population register, officials and the access log.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 00:47:49.573028
 """
 
