@@ -40,6 +40,7 @@ def person_payload(**overrides: Any) -> dict[str, Any]:
         "full_name": "Nguyễn Thị Minh Khai",
         "birth_date": "1990-05-12",
         "sex": "F",
+        "ethnicity_code": "01",
         "birth_registration_unit_code": BA_DINH,
         "permanent_residence": {"address_line": "Số 12, ngõ 45, phố Đội Cấn", "unit_code": BA_DINH},
         "legal_basis": "Trích lục khai sinh số 123/1990",

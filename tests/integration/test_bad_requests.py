@@ -1,8 +1,8 @@
 """Whatever a client sends, the answer is a clear error with a stable code, never a 500."""
 
-from builders import person_payload, sign_in
 from sqlalchemy import func, select
 
+from builders import person_payload, sign_in
 from popreg.registry.models import Person
 
 

@@ -91,7 +91,3 @@ def require_jurisdiction(principal: OfficialPrincipal, places: Iterable[Place]) 
             code="JURISDICTION_DENIED",
         )
 
-
-def require_admin(principal: OfficialPrincipal) -> None:
-    if principal.role is not Role.NATIONAL_ADMIN:
-        raise Forbidden("Only a national administrator can do this.", code="ROLE_ADMIN_REQUIRED")

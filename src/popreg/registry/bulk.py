@@ -1,41 +1,158 @@
-"""Loading many trusted records into the register at once (the demo, benchmarks, migrations).
+"""Writing many register rows at once: the fast path of imports, the demo and benchmarks.
 
-The input is a set of Arrow tables whose columns are named like the register's tables (the shape
-``popreg.synth`` produces). Records keep their relative ids, shifted past the ids already in use;
-every person gets a ``person.imported`` history event; each person's home unit (for jurisdiction) is
-derived from their residences. PostgreSQL is loaded with ``COPY``, SQLite with batched inserts,
-all in the caller's transaction.
+Rows arrive as Arrow tables whose column names are the database's. PostgreSQL receives them with
+``COPY ... FROM STDIN (FORMAT csv)`` written by Arrow's CSV writer (no Python loop per row); SQLite
+with ``executemany`` over the columns. Everything runs in the caller's transaction.
+
+``load`` takes a whole synthetic population (``popreg.synth``) with its batch-relative ids, shifts the
+ids past those in use, derives each person's home unit, and writes a ``person.imported`` history
+event per person, built column-wise.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
+import io
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Table, func, select, text
+import pyarrow.csv as pa_csv
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from popreg.kit.clock import utc_now
-from popreg.registry.models import Household, HouseholdMember, Person, PersonEvent, PersonRelation, Residence
+from popreg.registry.models import Household, HouseholdMember, Person, PersonRelation, Residence
 from popreg.units.catalogue import UnitGeneration, get_unit
 
-BATCH_ROWS = 50_000
 PERSON_COLUMNS = (
     "pin", "full_name", "name_folded", "family_name", "middle_name", "given_name", "birth_date",
     "birth_date_precision", "sex", "ethnicity_code", "religion_code", "nationality", "birth_registration_code",
     "birth_registration_unit_code", "origin_unit_code", "origin_unit_generation", "life_status", "life_status_date",
 )
+# The fields a history event records (the folded name is derived, not registered).
 SNAPSHOT_FIELDS = tuple(c for c in PERSON_COLUMNS if c != "name_folded")
+SERIAL_TABLES = ("persons", "households", "household_members", "residences", "person_relations", "person_events")
+SQLITE_BATCH = 20_000
+
+
+def write_rows(session: Session, table_name: str, rows: pa.Table) -> None:
+    """Append ``rows`` to ``table_name``; column names must be the table's."""
+    if rows.num_rows == 0:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_postgresql(session, table_name, rows)
+    else:
+        _insert_sqlite(session, table_name, rows)
+
+
+def _copy_postgresql(session: Session, table_name: str, rows: pa.Table) -> None:
+    buffer = io.BytesIO()
+    # Quote every non-null value, so that an empty string stays a string and only nulls are bare.
+    pa_csv.write_csv(rows, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    connection = session.connection().connection.driver_connection
+    assert connection is not None  # noqa: S101 - an open session always has a DBAPI connection
+    columns = ", ".join(rows.column_names)
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table_name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        view = buffer.getbuffer()
+        for start in range(0, len(view), 1 << 20):
+            copy.write(view[start:start + (1 << 20)])
+
+
+def _sqlite_column(column: pa.ChunkedArray) -> list[object]:
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        # SQLAlchemy's SQLite DateTime format, UTC without the offset.
+        column = pc.strftime(pc.cast(column, pa.timestamp("us", tz="UTC")), format="%Y-%m-%d %H:%M:%S.%f")
+    elif pa.types.is_date(kind):
+        column = pc.strftime(column, format="%Y-%m-%d")
+    return column.to_pylist()
+
+
+def _insert_sqlite(session: Session, table_name: str, rows: pa.Table) -> None:
+    placeholders = ", ".join("?" for _ in rows.column_names)
+    statement = f"INSERT INTO {table_name} ({', '.join(rows.column_names)}) VALUES ({placeholders})"  # noqa: S608
+    raw = session.connection().connection.driver_connection
+    assert raw is not None  # noqa: S101
+    cursor = raw.cursor()
+    for start in range(0, rows.num_rows, SQLITE_BATCH):
+        chunk = rows.slice(start, SQLITE_BATCH)
+        cursor.executemany(statement, zip(*(_sqlite_column(chunk.column(i)) for i in range(chunk.num_columns)),
+                                          strict=True))
+    cursor.close()
+
+
+def resync_sequences(session: Session) -> None:
+    """After rows were written with explicit ids, move PostgreSQL's id sequences past them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in SERIAL_TABLES:
+        session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                             f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"))
+
+
+def max_id(session: Session, column: object) -> int:
+    return int(session.execute(select(func.coalesce(func.max(column), 0))).scalar_one())
+
+
+def _json_string(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Values as JSON literals: quoted strings (the register's fields hold no quote, backslash or
+    control character: names and codes are validated), ISO dates, or null."""
+    as_text = pc.strftime(values, format="%Y-%m-%d") if pa.types.is_date(values.type) else pc.cast(values, pa.string())
+    quoted = pc.binary_join_element_wise('"', as_text, '"', "")
+    return pc.fill_null(quoted, "null")
+
+
+def history_events(persons: pa.Table, *, person_ids: pa.Array | pa.ChunkedArray, event_type: str,
+                   effective_date: pa.Array | pa.ChunkedArray | None, recorded_at: datetime, source_agency: str,
+                   legal_basis: str, actor: str) -> pa.Table:
+    """One history event per person whose ``changes`` carry every registered field as ``[null, value]``."""
+    parts: list[pa.ChunkedArray | pa.Array | str] = []
+    for index, field in enumerate(SNAPSHOT_FIELDS):
+        parts.append(("{" if index == 0 else ",") + f'"{field}":[null,')
+        parts.append(_json_string(persons[field]))
+        parts.append("]")
+    parts.append("}")
+    changes = pc.binary_join_element_wise(*parts, "")
+    count = persons.num_rows
+    today = recorded_at.date()
+    return pa.table({
+        "person_id": person_ids,
+        "event_type": pa.array([event_type] * count, pa.string()) if count else pa.array([], pa.string()),
+        "changes": changes,
+        "effective_date": effective_date if effective_date is not None else pa.array([today] * count, pa.date32()),
+        "recorded_at": pa.array([recorded_at] * count, pa.timestamp("us", tz="UTC")),
+        "source_agency": pa.array([source_agency] * count, pa.string()),
+        "legal_basis": pa.array([legal_basis] * count, pa.string()),
+        "actor": pa.array([actor] * count, pa.string()),
+    })
+
+
+def home_units(person_ids: pa.Array | pa.ChunkedArray, birth_units: pa.Array | pa.ChunkedArray,
+               residences: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """Each person's home commune and province (see ``registry.service``): the current permanent
+    residence, else a current temporary one, else the commune where the birth was registered."""
+    current = residences.filter(pc.is_null(residences["valid_to"]))
+    ranked = current.append_column("rank", pc.if_else(pc.equal(current["kind"], "permanent"), 0, 1))
+    ranked = ranked.sort_by([("person_id", "ascending"), ("rank", "ascending")])
+    first = ranked.group_by("person_id", use_threads=False).aggregate(
+        [("commune_code", "first"), ("province_code", "first")])
+    keyed = pa.table({"person_id": person_ids, "position": pa.array(range(len(person_ids)), pa.int64()),
+                      "birth_unit": birth_units})
+    joined = keyed.join(first, "person_id").sort_by("position")
+    units = {code: get_unit(code, UnitGeneration.Y2025) for code in pc.unique(birth_units).to_pylist() if code}
+    province_of = {code: unit.province_code for code, unit in units.items() if unit is not None}
+    birth_province = pa.array([province_of.get(code) if code else None
+                               for code in joined["birth_unit"].to_pylist()], pa.string())
+    commune = pc.coalesce(joined["commune_code_first"], pc.if_else(pc.is_valid(birth_province),
+                                                                    joined["birth_unit"], None))
+    province = pc.coalesce(joined["province_code_first"], birth_province)
+    return commune.combine_chunks(), province.combine_chunks()
 
 
 @dataclass(frozen=True, slots=True)
 class BulkRecords:
-    """The tables to load; ``persons.person_id`` and the other ids are relative to this batch."""
+    """A population to load; ``person_id`` and the other ids are relative to this batch."""
 
     persons: pa.Table
     households: pa.Table
@@ -53,159 +170,71 @@ class BulkSummary:
     events: int
 
 
-def _max_id(session: Session, column: Any) -> int:
-    return int(session.execute(select(func.coalesce(func.max(column), 0))).scalar_one())
+def _shift(column: pa.ChunkedArray, offset: int) -> pa.ChunkedArray:
+    return pc.add(column, offset) if offset else column
 
 
-def _home_codes(persons: pa.Table, residences: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """Home commune and province: the current permanent residence, else a current temporary one,
-    else the commune where the birth was registered."""
-    current = residences.filter(pc.is_null(residences["valid_to"]))
-    ranked = current.append_column("rank", pc.if_else(pc.equal(current["kind"], "permanent"), 0, 1))
-    ranked = ranked.sort_by([("person_id", "ascending"), ("rank", "ascending")])
-    first = ranked.group_by("person_id", use_threads=False).aggregate(
-        [("commune_code", "first"), ("province_code", "first")])
-    joined = persons.select(["person_id", "birth_registration_unit_code"]).join(first, "person_id")
-    joined = joined.sort_by("person_id")
-    order = pc.sort_indices(persons["person_id"])
-    if not pc.all(pc.equal(pc.take(persons["person_id"], order), joined["person_id"])).as_py():
-        raise ValueError("person ids must be unique")
-    commune = joined["commune_code_first"]
-    province = joined["province_code_first"]
-    fallback_units = pc.unique(joined["birth_registration_unit_code"]).to_pylist()
-    province_of = {code: unit.province_code for code in fallback_units if code
-                   and (unit := get_unit(code, UnitGeneration.Y2025)) is not None}
-    fallback_province = pa.array([province_of.get(code) if code else None
-                                  for code in joined["birth_registration_unit_code"].to_pylist()], pa.string())
-    commune = pc.coalesce(commune, joined["birth_registration_unit_code"])
-    province = pc.coalesce(province, fallback_province)
-    # Back to the input order of persons.
-    inverse = pc.sort_indices(order)
-    return pc.take(commune, inverse), pc.take(province, inverse)
+def _select(table: pa.Table, mapping: dict[str, str | pa.Array | pa.ChunkedArray]) -> pa.Table:
+    """A table with the given database column names, from source columns or ready arrays."""
+    return pa.table({name: table[source] if isinstance(source, str) else source for name, source in mapping.items()})
 
 
-def _rows(table: pa.Table, columns: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
-    for batch in table.select(list(columns)).to_batches(max_chunksize=BATCH_ROWS):
-        yield batch.to_pylist()
-
-
-def _copy(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Stream rows into PostgreSQL with COPY (text format)."""
-    connection = session.connection().connection.driver_connection
-    assert connection is not None  # noqa: S101 - an open session always has a DBAPI connection
-    names = ", ".join(columns)
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _insert(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        _copy(session, table, columns, rows)
-        return
-    placeholders = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
-    raw = session.connection().connection.driver_connection
-    assert raw is not None  # noqa: S101
-    cursor = raw.cursor()
-    batch: list[Sequence[Any]] = []
-    for row in rows:
-        batch.append(tuple(_sqlite_value(v) for v in row))
-        if len(batch) >= BATCH_ROWS:
-            cursor.executemany(statement, batch)
-            batch.clear()
-    if batch:
-        cursor.executemany(statement, batch)
-    cursor.close()
-
-
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _table_rows(table: pa.Table, columns: Sequence[str], shifts: dict[str, int],
-                extra: dict[str, Any] | None = None) -> Iterator[tuple[Any, ...]]:
-    for chunk in _rows(table, columns):
-        for row in chunk:
-            for name, offset in shifts.items():
-                if row[name] is not None:
-                    row[name] += offset
-            values = [row[c] for c in columns]
-            if extra:
-                values.extend(extra.values())
-            yield tuple(values)
+def _constant(value: object, count: int, kind: pa.DataType) -> pa.Array:
+    return pa.array([value] * count, kind)
 
 
 def load(session: Session, records: BulkRecords, *, actor: str = "system:bulk-load",
          legal_basis: str = "bulk load", source_agency: str = "population-register") -> BulkSummary:
-    """Load every table in the caller's transaction and return how many rows each received."""
+    """Load a whole population in the caller's transaction."""
     now = utc_now()
-    person_shift = _max_id(session, Person.id)
-    household_shift = _max_id(session, Household.id)
-    residence_shift = _max_id(session, Residence.id)
-    member_shift = _max_id(session, HouseholdMember.id)
-    relation_shift = _max_id(session, PersonRelation.id)
+    stamp = pa.timestamp("us", tz="UTC")
+    person_shift = max_id(session, Person.id)
+    household_shift = max_id(session, Household.id)
+    residence_shift = max_id(session, Residence.id)
+    member_shift = max_id(session, HouseholdMember.id)
+    relation_shift = max_id(session, PersonRelation.id)
 
-    persons = records.persons
-    home_commune, home_province = _home_codes(persons, records.residences)
-    persons = persons.append_column("home_commune_code", home_commune).append_column("home_province_code", home_province)
-    person_columns = ["person_id", *PERSON_COLUMNS, "home_commune_code", "home_province_code"]
-    _insert(session, Person.__table__, ["id", *person_columns[1:], "version", "created_at", "updated_at"],  # type: ignore[arg-type]
-            _table_rows(persons, person_columns, {"person_id": person_shift},
-                        {"version": 1, "created_at": now, "updated_at": now}))
-
-    _insert(session, Household.__table__,  # type: ignore[arg-type]
-            ["id", "number", "head_person_id", "address_line", "unit_code", "unit_generation", "commune_code",
-             "province_code", "created_at"],
-            _table_rows(records.households, ["household_id", "number", "head_person_id", "address_line", "unit_code",
-                                             "unit_generation", "commune_code", "province_code"],
-                        {"household_id": household_shift, "head_person_id": person_shift}, {"created_at": now}))
-    members = records.household_members.append_column(
-        "member_id", pa.array(range(1, records.household_members.num_rows + 1), pa.int64()))
-    _insert(session, HouseholdMember.__table__,  # type: ignore[arg-type]
-            ["id", "household_id", "person_id", "relationship_to_head", "joined_on"],
-            _table_rows(members, ["member_id", "household_id", "person_id", "relationship_to_head", "joined_on"],
-                        {"member_id": member_shift, "household_id": household_shift, "person_id": person_shift}))
-    residence_columns = ["residence_id", "person_id", "kind", "address_line", "unit_code", "unit_generation",
-                         "commune_code", "province_code", "household_id", "valid_from", "valid_to"]
-    _insert(session, Residence.__table__, ["id", *residence_columns[1:], "created_at"],  # type: ignore[arg-type]
-            _table_rows(records.residences, residence_columns,
-                        {"residence_id": residence_shift, "person_id": person_shift,
-                         "household_id": household_shift}, {"created_at": now}))
-    relations = records.relations.append_column(
-        "relation_id", pa.array(range(1, records.relations.num_rows + 1), pa.int64()))
-    _insert(session, PersonRelation.__table__,  # type: ignore[arg-type]
-            ["id", "person_id", "relative_id", "kind", "created_at"],
-            _table_rows(relations, ["relation_id", "person_id", "relative_id", "kind"],
-                        {"relation_id": relation_shift, "person_id": person_shift, "relative_id": person_shift},
-                        {"created_at": now}))
-    events = _import_events(persons, person_shift, now=now, actor=actor, legal_basis=legal_basis,
-                            source_agency=source_agency)
-    _insert(session, PersonEvent.__table__,  # type: ignore[arg-type]
-            ["person_id", "event_type", "changes", "effective_date", "recorded_at", "source_agency", "legal_basis",
-             "actor"], events)
-    if session.get_bind().dialect.name == "postgresql":
-        for table in ("persons", "households", "household_members", "residences", "person_relations"):
-            session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                                 f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"))
+    persons, residences = records.persons, records.residences
+    count = persons.num_rows
+    person_ids = _shift(persons["person_id"], person_shift)
+    home_commune, home_province = home_units(persons["person_id"], persons["birth_registration_unit_code"],
+                                             residences)
+    write_rows(session, "persons", _select(persons, {
+        "id": person_ids, **{c: c for c in PERSON_COLUMNS}, "home_commune_code": home_commune,
+        "home_province_code": home_province, "version": _constant(1, count, pa.int64()),
+        "created_at": _constant(now, count, stamp), "updated_at": _constant(now, count, stamp)}))
+    households = records.households
+    write_rows(session, "households", _select(households, {
+        "id": _shift(households["household_id"], household_shift),
+        "number": "number", "head_person_id": _shift(households["head_person_id"], person_shift),
+        "address_line": "address_line", "unit_code": "unit_code", "unit_generation": "unit_generation",
+        "commune_code": "commune_code", "province_code": "province_code",
+        "created_at": _constant(now, households.num_rows, stamp)}))
+    members = records.household_members
+    write_rows(session, "household_members", _select(members, {
+        "id": pa.array(range(member_shift + 1, member_shift + members.num_rows + 1), pa.int64()),
+        "household_id": _shift(members["household_id"], household_shift),
+        "person_id": _shift(members["person_id"], person_shift),
+        "relationship_to_head": "relationship_to_head", "joined_on": "joined_on"}))
+    write_rows(session, "residences", _select(residences, {
+        "id": _shift(residences["residence_id"], residence_shift),
+        "person_id": _shift(residences["person_id"], person_shift), "kind": "kind",
+        "address_line": "address_line", "unit_code": "unit_code", "unit_generation": "unit_generation",
+        "commune_code": "commune_code", "province_code": "province_code",
+        "household_id": _shift(residences["household_id"], household_shift),
+        "valid_from": "valid_from", "valid_to": "valid_to",
+        "created_at": _constant(now, residences.num_rows, stamp)}))
+    relations = records.relations
+    write_rows(session, "person_relations", _select(relations, {
+        "id": pa.array(range(relation_shift + 1, relation_shift + relations.num_rows + 1), pa.int64()),
+        "person_id": _shift(relations["person_id"], person_shift),
+        "relative_id": _shift(relations["relative_id"], person_shift), "kind": "kind",
+        "created_at": _constant(now, relations.num_rows, stamp)}))
+    write_rows(session, "person_events", history_events(
+        persons, person_ids=person_ids, event_type="person.imported", effective_date=None, recorded_at=now,
+        source_agency=source_agency, legal_basis=legal_basis, actor=actor))
+    resync_sequences(session)
     session.flush()
-    return BulkSummary(persons=persons.num_rows, households=records.households.num_rows,
-                       residences=records.residences.num_rows, relations=records.relations.num_rows,
-                       events=persons.num_rows)
-
-
-def _import_events(persons: pa.Table, shift: int, *, now: datetime, actor: str, legal_basis: str,
-                   source_agency: str) -> Iterator[tuple[Any, ...]]:
-    """One ``person.imported`` event per person, carrying the whole record as its ``after`` values."""
-    today = now.date()
-    for chunk in _rows(persons, ["person_id", *SNAPSHOT_FIELDS]):
-        for row in chunk:
-            changes = {field: [None, row[field].isoformat() if isinstance(row[field], date) else row[field]]
-                       for field in SNAPSHOT_FIELDS if row[field] is not None}
-            yield (row["person_id"] + shift, "person.imported", json.dumps(changes, ensure_ascii=False), today, now,
-                   source_agency, legal_basis, actor)
+    return BulkSummary(persons=count, households=households.num_rows, residences=residences.num_rows,
+                       relations=relations.num_rows, events=count)
 

@@ -32,7 +32,7 @@ class Person(Base):
     birth_date: Mapped[date] = mapped_column(Date)
     birth_date_precision: Mapped[str] = mapped_column(String(5))
     sex: Mapped[str] = mapped_column(String(1))
-    ethnicity_code: Mapped[str] = mapped_column(String(2))
+    ethnicity_code: Mapped[str | None] = mapped_column(String(2))  # unknown in some migrated records
     religion_code: Mapped[str] = mapped_column(String(40))
     nationality: Mapped[str] = mapped_column(String(3))
     birth_registration_code: Mapped[str] = mapped_column(String(3))

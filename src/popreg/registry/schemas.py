@@ -53,7 +53,8 @@ class PersonCreate(InputModel):
     birth_date: str = Field(description="YYYY-MM-DD, or YYYY-MM / YYYY when only part is known.",
                             examples=["2026-01-02"])
     sex: Sex
-    ethnicity_code: str = Field(default="01", description="Official code of the 54 groups; 01 is Kinh.")
+    ethnicity_code: str = Field(description="Official code of the 54 groups (01 Kinh ... 54 Rơ-măm).",
+                                examples=["01"])
     religion_code: str = "none"
     nationality: str = Field(default="VNM", min_length=3, max_length=3)
     birth_registration_unit_code: str | None = Field(
@@ -72,6 +73,7 @@ class PersonCreate(InputModel):
         "full_name": "Nguyễn Thị Minh Khai",
         "birth_date": "2026-01-02",
         "sex": "F",
+        "ethnicity_code": "01",
         "birth_registration_unit_code": "00004",
         "permanent_residence": {"address_line": "Số 12, ngõ 45, phố Đội Cấn", "unit_code": "00004"},
         "legal_basis": "Trích lục khai sinh số 123/2026 ngày 02/01/2026",
@@ -172,7 +174,7 @@ class PersonRead(BaseModel):
     birth_date: str = Field(description="As precise as known: YYYY-MM-DD, YYYY-MM or YYYY.")
     birth_date_precision: DatePrecision
     sex: Sex
-    ethnicity_code: str
+    ethnicity_code: str | None
     ethnicity_name: str | None
     religion_code: str
     nationality: str

@@ -384,7 +384,7 @@ def person_view(session: Session, person: Person) -> PersonRead:
         household_view = HouseholdMembership(
             number=household.number, relationship_to_head=HouseholdRelationship(member.relationship_to_head),
             head_pin=repository.pin_of(session, household.head_person_id))
-    group = reference.get_ethnic_group(person.ethnicity_code)
+    group = reference.get_ethnic_group(person.ethnicity_code) if person.ethnicity_code else None
     return PersonRead(
         pin=person.pin, full_name=person.full_name, family_name=person.family_name,
         middle_name=person.middle_name, given_name=person.given_name,

@@ -180,10 +180,10 @@ def form_households(
     parent_units = np.flatnonzero(can_parent)
     raised = children[~by_grandparents]
     wanted = _age_bin(age[raised] + _clipped_normal(rng, parameters.mother_age_at_birth, len(raised)))
-    # Most children are dealt evenly among the couples of their mother's age, the rest at random:
+    # Half the children are dealt evenly among the couples of their mother's age, half at random:
     # sibling counts then cluster at two, with families of one and of three or more as well.
     offered = _age_bin(unit_age[parent_units])
-    dealt = rng.random(len(raised)) < 0.7
+    dealt = rng.random(len(raised)) < 0.5
     chosen = np.empty(len(raised), dtype=np.int64)
     chosen[dealt] = _assign_by_bin(rng, wanted[dealt], offered, towards_older=True, evenly=True)
     chosen[~dealt] = _assign_by_bin(rng, wanted[~dealt], offered, towards_older=True)

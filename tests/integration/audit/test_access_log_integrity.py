@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from builders import register, sign_in
 from sqlalchemy import delete, select, update
 
+from builders import register, sign_in
 from popreg.audit.models import AccessLogEntry
 
 

@@ -1,6 +1,6 @@
-from builders import PASSWORD, add_official, sign_in
 from sqlalchemy import select
 
+from builders import PASSWORD, add_official, sign_in
 from popreg.officials.models import Official, OfficialSession
 
 

@@ -3,10 +3,11 @@
 from datetime import date, timedelta
 
 import pytest
-from builders import BA_DINH, HA_NOI, HOAN_KIEM, SAIGON_WARD, person_payload, register, sign_in
 from sqlalchemy import func, select
 
+from builders import BA_DINH, HA_NOI, HOAN_KIEM, SAIGON_WARD, person_payload, register, sign_in
 from popreg.audit.models import AccessLogEntry
+from popreg.kit.clock import today_in_vietnam
 from popreg.officials.rules import Role
 from popreg.registry.models import Person, PersonEvent
 from popreg.registry.pin import Sex, check_pin
@@ -85,7 +86,7 @@ def test_partial_dates_of_birth_keep_their_precision(client, database):
 @pytest.mark.parametrize(
     ("overrides", "code", "status"),
     [
-        ({"birth_date": (date.today() + timedelta(days=400)).isoformat()}, "BIRTH_DATE_IN_FUTURE", 422),
+        ({"birth_date": (today_in_vietnam() + timedelta(days=400)).isoformat()}, "BIRTH_DATE_IN_FUTURE", 422),
         ({"birth_date": "1990-02-30"}, "DATE_INVALID", 422),
         ({"birth_date": "12/05/1990"}, "DATE_INVALID", 422),
         ({"birth_registration_unit_code": "99999"}, "UNIT_UNKNOWN", 422),
@@ -228,7 +229,7 @@ def test_the_register_answers_what_it_said_on_a_past_date(client, database):
     pin = register(client, headers)["pin"]
     client.patch(f"/api/v1/persons/{pin}", json={"full_name": "Nguyễn Thị Minh Khuê", "legal_basis": "QĐ 5/2026",
                                                    "effective_date": "2026-01-15"}, headers=headers)
-    today = date.today()
+    today = today_in_vietnam()
     recorded = client.get(f"/api/v1/persons/{pin}/as-of", params={"date": today.isoformat()}, headers=headers).json()
     assert recorded["existed"]
     assert recorded["state"]["full_name"] == "Nguyễn Thị Minh Khuê"

@@ -2,9 +2,9 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from builders import BA_DINH, add_official
 from sqlalchemy import select
 
+from builders import BA_DINH, add_official
 from popreg.officials import service as officials
 from popreg.registry import service
 from popreg.registry.models import Person
@@ -21,6 +21,7 @@ def principal(database):
 
 def registration(index: int) -> PersonCreate:
     return PersonCreate(full_name=f"Ngô Văn Số {chr(65 + index % 26)}", birth_date="2001-02-03", sex=Sex.MALE,
+                        ethnicity_code="01",
                         birth_registration_unit_code=BA_DINH, legal_basis="Trích lục khai sinh 1/2001")
 
 

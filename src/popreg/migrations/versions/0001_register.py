@@ -74,7 +74,7 @@ def upgrade() -> None:
     sa.Column('birth_date', sa.Date(), nullable=False),
     sa.Column('birth_date_precision', sa.String(length=5), nullable=False),
     sa.Column('sex', sa.String(length=1), nullable=False),
-    sa.Column('ethnicity_code', sa.String(length=2), nullable=False),
+    sa.Column('ethnicity_code', sa.String(length=2), nullable=True),
     sa.Column('religion_code', sa.String(length=40), nullable=False),
     sa.Column('nationality', sa.String(length=3), nullable=False),
     sa.Column('birth_registration_code', sa.String(length=3), nullable=False),

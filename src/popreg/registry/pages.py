@@ -1,0 +1,127 @@
+"""Console pages of the register: home, search, a person's page, a household, unit codes.
+
+Every page reads through :mod:`popreg.registry.service`, so the official's jurisdiction is checked
+and every read of a person is written to the access log exactly as through the API. The forms that
+change the register are in :mod:`popreg.registry.pages_forms`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from popreg.kit.errors import DomainError
+from popreg.kit.http import SessionDep
+from popreg.registry import pages_forms, service
+from popreg.registry.presentation import Presenter
+from popreg.registry.rules import LifeStatus
+from popreg.registry.schemas import PersonPage
+from popreg.units.catalogue import UnitGeneration, UnitLevel, search_units, to_current
+from popreg.web.forms import FormErrors
+from popreg.web.i18n import translator_for
+from popreg.web.session import ConsoleOfficial
+from popreg.web.templating import render, unit_label
+
+router = APIRouter(include_in_schema=False)
+# The forms first: "/console/persons/new" must not be read as the person with PIN "new".
+router.include_router(pages_forms.router)
+
+PAGE_SIZE = 20
+NOTICES = ("registered", "changed", "death_recorded", "residence_registered")
+SEARCH_FIELDS = ("name", "birth_date", "unit_code")
+SearchText = Annotated[str, Query(max_length=200)]
+
+
+@router.get("/console")
+def home(request: Request, console: ConsoleOfficial) -> Response:
+    """The start page: search, and the tasks the official's role allows."""
+    return render(request, "home.html", {"values": {"name": "", "birth_date": "", "unit_code": ""},
+                                         "errors": FormErrors()})
+
+
+@router.get("/console/persons")
+def search(request: Request, console: ConsoleOfficial, session: SessionDep, name: SearchText = "",
+           birth_date: SearchText = "", unit_code: SearchText = "",
+           page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
+    """Search within the jurisdiction, ignoring accents and case; a 12-digit PIN opens the person."""
+    name, birth_date, unit_code = name.strip(), birth_date.strip(), unit_code.strip()
+    if name.isascii() and name.isdigit() and len(name) == 12 and not birth_date and not unit_code:
+        return RedirectResponse(f"/console/persons/{name}", status_code=303)
+    values = {"name": name, "birth_date": birth_date, "unit_code": unit_code}
+    results: PersonPage | None = None
+    errors = FormErrors()
+    if any(values.values()):
+        try:
+            with session.begin_nested():
+                results = service.search_persons(
+                    session, principal=console.principal, name=name or None, birth_date=birth_date or None,
+                    unit_code=unit_code or None, page=page, page_size=PAGE_SIZE)
+        except DomainError as error:
+            errors = FormErrors.from_error(error, translator_for(request), fields=SEARCH_FIELDS)
+    return render(request, "search.html", {
+        "values": values, "errors": errors, "results": results, "page": page,
+        "page_links": _page_links(values, page, results),
+        "show": Presenter(translator_for(request)), "scope": _scope(request, console.principal.jurisdiction_code),
+    }, status_code=422 if errors else 200)
+
+
+def _page_links(values: dict[str, str], page: int, results: PersonPage | None) -> dict[str, str | None]:
+    from urllib.parse import urlencode
+
+    def link(number: int) -> str:
+        return "/console/persons?" + urlencode({**{k: v for k, v in values.items() if v}, "page": number})
+
+    return {
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if results is not None and results.has_next else None,
+    }
+
+
+def _scope(request: Request, jurisdiction_code: str | None) -> str:
+    return unit_label(jurisdiction_code) if jurisdiction_code else translator_for(request)("jurisdiction.nation")
+
+
+@router.get("/console/persons/{pin}")
+def person(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep,
+           notice: str | None = None) -> Response:
+    """A person's record: current data, residences, household, family and the history timeline."""
+    record = service.get_person(session, principal=console.principal, pin=pin)
+    history = service.history(session, principal=console.principal, pin=pin)
+    t = translator_for(request)
+    show = Presenter(t)
+    alive = record.life_status is LifeStatus.ALIVE
+    return render(request, "person.html", {
+        "person": record,
+        "show": show,
+        "timeline": show.timeline(history),
+        "can_change": console.principal.can_write,
+        "can_record_life_events": console.principal.can_write and alive,
+        "current_residences": [r for r in record.residences if r.valid_to is None],
+        "past_residences": [r for r in record.residences if r.valid_to is not None],
+        "notice": t(f"notice.{notice}", pin=record.pin) if notice in NOTICES else None,
+    })
+
+
+@router.get("/console/households/{number}")
+def household(request: Request, number: str, console: ConsoleOfficial, session: SessionDep) -> Response:
+    """A household: its address, its head and its members, past and present."""
+    record = service.get_household(session, principal=console.principal, number=number)
+    head = next((member for member in record.members if member.pin == record.head_pin), None)
+    return render(request, "household.html", {
+        "household": record, "head": head, "show": Presenter(translator_for(request)),
+    })
+
+
+@router.get("/console/units")
+def units(request: Request, console: ConsoleOfficial, q: SearchText = "") -> Response:
+    """Find a commune or province code by name, in the units of 2025 and of before the reform."""
+    found = search_units(q, limit=50) if q.strip() else []
+    rows = []
+    for unit in found:
+        current = []
+        if unit.generation is UnitGeneration.PRE_2025 and unit.level is not UnitLevel.DISTRICT:
+            current = [unit_label(u.code) for u in to_current(unit.code, unit.level)]
+        rows.append({"unit": unit, "label": unit_label(unit.code, unit.generation.value), "current": current})
+    return render(request, "units.html", {"query": q.strip(), "rows": rows})

@@ -1,0 +1,335 @@
+"""Console forms that change the register: register a person, change personal data, record a death,
+register a residence.
+
+Each form posts to its own URL. The change runs in a savepoint: when the register refuses it (a rule
+of the register, or a malformed value), the savepoint is rolled back, so nothing is stored, and the
+form comes back with the values as entered, each problem next to its field and all of them in a
+summary at the top. On success the browser is sent (303) to the person's page with a notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.orm import Session
+
+from popreg.kit.errors import DomainError
+from popreg.kit.http import SessionDep
+from popreg.officials.rules import OfficialPrincipal, require_write
+from popreg.registry import service
+from popreg.registry.api import PermutationDep
+from popreg.registry.presentation import Presenter
+from popreg.registry.reference import ethnic_groups, religions
+from popreg.registry.rules import LifeStatus, ResidenceKind
+from popreg.registry.schemas import LifeStatusIn, PersonCreate, PersonRead, PersonUpdate, ResidenceIn
+from popreg.units.catalogue import UnitGeneration, communes
+from popreg.web.forms import FormErrors
+from popreg.web.i18n import translator_for
+from popreg.web.session import ConsoleOfficial
+from popreg.web.templating import province_of, render
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+# Refusals that are about the page, not about a value in the form: shown as an error page.
+PAGE_REFUSALS = frozenset({"ROLE_READ_ONLY", "PERSON_NOT_FOUND", "PIN_INVALID_STRUCTURE"})
+
+
+class ConsoleForm(BaseModel):
+    """A posted form as typed: every field is text, so nothing is lost before it is checked."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
+
+    def given(self, *names: str) -> dict[str, str]:
+        """The named fields that were filled in (an empty field is "not given", not "empty text")."""
+        values = self.model_dump()
+        return {name: values[name] for name in names if values[name]}
+
+
+class RegisterPersonForm(ConsoleForm):
+    full_name: str = ""
+    birth_date: str = ""
+    sex: str = ""
+    ethnicity_code: str = "01"
+    religion_code: str = "none"
+    nationality: str = "VNM"
+    birth_registration_unit_code: str = ""
+    origin_unit_code: str = ""
+    origin_unit_generation: str = UnitGeneration.Y2025.value
+    father_pin: str = ""
+    mother_pin: str = ""
+    residence_address: str = ""
+    residence_unit_code: str = ""
+    legal_basis: str = ""
+
+    def to_input(self) -> PersonCreate:
+        data: dict[str, Any] = self.given(
+            "full_name", "birth_date", "sex", "ethnicity_code", "religion_code", "nationality",
+            "birth_registration_unit_code", "origin_unit_code", "father_pin", "mother_pin", "legal_basis")
+        if self.origin_unit_code:
+            data["origin_unit_generation"] = self.origin_unit_generation
+        if self.residence_address or self.residence_unit_code:
+            residence = {"address_line": self.residence_address, "unit_code": self.residence_unit_code}
+            data["permanent_residence"] = {key: value for key, value in residence.items() if value}
+        return PersonCreate.model_validate(data)
+
+
+REGISTER_ALIASES = {
+    "permanent_residence": "residence_address",
+    "permanent_residence.address_line": "residence_address",
+    "permanent_residence.unit_code": "residence_unit_code",
+    "unit_code": "residence_unit_code",
+}
+
+
+class ChangePersonForm(ConsoleForm):
+    full_name: str = ""
+    birth_date: str = ""
+    sex: str = ""
+    ethnicity_code: str = ""
+    religion_code: str = ""
+    nationality: str = ""
+    origin_unit_code: str = ""
+    origin_unit_generation: str = UnitGeneration.Y2025.value
+    effective_date: str = ""
+    legal_basis: str = ""
+    expected_version: str = ""
+
+    @classmethod
+    def of(cls, person: PersonRead) -> ChangePersonForm:
+        return cls(full_name=person.full_name, birth_date=person.birth_date, sex=person.sex.value,
+                   ethnicity_code=person.ethnicity_code, religion_code=person.religion_code,
+                   nationality=person.nationality, origin_unit_code=person.origin_unit_code or "",
+                   origin_unit_generation=person.origin_unit_generation or UnitGeneration.Y2025.value,
+                   expected_version=str(person.version))
+
+    def to_input(self) -> PersonUpdate:
+        data: dict[str, Any] = self.given(
+            "full_name", "birth_date", "sex", "ethnicity_code", "religion_code", "nationality", "origin_unit_code",
+            "effective_date", "legal_basis", "expected_version")
+        if self.origin_unit_code:
+            data["origin_unit_generation"] = self.origin_unit_generation
+        return PersonUpdate.model_validate(data)
+
+
+class RecordDeathForm(ConsoleForm):
+    death_date: str = ""
+    legal_basis: str = ""
+
+    def to_input(self) -> LifeStatusIn:
+        data: dict[str, Any] = {"status": LifeStatus.DECEASED.value, "legal_basis": self.legal_basis}
+        if self.death_date:
+            data["date"] = self.death_date
+        return LifeStatusIn.model_validate(data)
+
+
+DEATH_ALIASES = {"date": "death_date"}
+
+
+class RegisterResidenceForm(ConsoleForm):
+    kind: str = ResidenceKind.PERMANENT.value
+    address_line: str = ""
+    unit_code: str = ""
+    unit_generation: str = UnitGeneration.Y2025.value
+    valid_from: str = ""
+    end_current: str = ""
+    legal_basis: str = ""
+
+    def to_input(self) -> ResidenceIn:
+        data: dict[str, Any] = self.given("kind", "address_line", "unit_code", "unit_generation", "valid_from",
+                                          "legal_basis")
+        data["end_current"] = bool(self.end_current)
+        return ResidenceIn.model_validate(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Register a person
+
+
+@router.get("/persons/new")
+def register_person_form(request: Request, console: ConsoleOfficial) -> Response:
+    """The form that registers a person and issues their PIN."""
+    require_write(console.principal)
+    home = _home_commune(console.principal)
+    form = RegisterPersonForm(birth_registration_unit_code=home, residence_unit_code=home)
+    return _register_page(request, console.principal, form, FormErrors())
+
+
+@router.post("/persons/new")
+def register_person(request: Request, console: ConsoleOfficial, session: SessionDep, permutation: PermutationDep,
+                    form: Annotated[RegisterPersonForm, Form()]) -> Response:
+    require_write(console.principal)
+    try:
+        data = form.to_input()
+        with session.begin_nested():
+            person = service.register_person(session, principal=console.principal, data=data,
+                                             permutation=permutation)
+            pin = person.pin
+    except (DomainError, ValidationError) as error:
+        errors = _form_errors(request, error, form, REGISTER_ALIASES)
+        return _register_page(request, console.principal, form, errors, status_code=_status_of(error))
+    return RedirectResponse(f"/console/persons/{pin}?notice=registered", status_code=303)
+
+
+def _register_page(request: Request, principal: OfficialPrincipal, form: RegisterPersonForm, errors: FormErrors,
+                   *, status_code: int = 200) -> Response:
+    return render(request, "person_register.html", {
+        **_choices(request, principal), "values": form.model_dump(), "errors": errors,
+        "fields": list(RegisterPersonForm.model_fields)}, status_code=status_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Change personal data
+
+
+@router.get("/persons/{pin}/edit")
+def change_person_form(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep) -> Response:
+    """The form that changes or corrects personal data, prefilled with the current record."""
+    require_write(console.principal)
+    person = service.get_person(session, principal=console.principal, pin=pin)
+    return _change_page(request, console.principal, person, ChangePersonForm.of(person), FormErrors())
+
+
+@router.post("/persons/{pin}/edit")
+def change_person(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep,
+                  form: Annotated[ChangePersonForm, Form()]) -> Response:
+    require_write(console.principal)
+    try:
+        data = form.to_input()
+        with session.begin_nested():
+            person = service.update_person(session, principal=console.principal, pin=pin, data=data)
+            pin = person.pin
+    except (DomainError, ValidationError) as error:
+        _raise_page_refusal(error)
+        errors = _form_errors(request, error, form, {})
+        current = service.get_person(session, principal=console.principal, pin=pin)
+        return _change_page(request, console.principal, current, form, errors, status_code=_status_of(error))
+    return RedirectResponse(f"/console/persons/{pin}?notice=changed", status_code=303)
+
+
+def _change_page(request: Request, principal: OfficialPrincipal, person: PersonRead, form: ChangePersonForm,
+                 errors: FormErrors, *, status_code: int = 200) -> Response:
+    return render(request, "person_change.html", {
+        **_choices(request, principal), "person": person, "values": form.model_dump(), "errors": errors,
+        "fields": list(ChangePersonForm.model_fields)}, status_code=status_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Record a death
+
+
+@router.get("/persons/{pin}/death")
+def record_death_form(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep) -> Response:
+    """The form that records a death from its death extract."""
+    require_write(console.principal)
+    person = service.get_person(session, principal=console.principal, pin=pin)
+    return _death_page(request, person, RecordDeathForm(), FormErrors())
+
+
+@router.post("/persons/{pin}/death")
+def record_death(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep,
+                 form: Annotated[RecordDeathForm, Form()]) -> Response:
+    require_write(console.principal)
+    try:
+        data = form.to_input()
+        with session.begin_nested():
+            person = service.set_life_status(session, principal=console.principal, pin=pin, data=data)
+            pin = person.pin
+    except (DomainError, ValidationError) as error:
+        _raise_page_refusal(error)
+        errors = _form_errors(request, error, form, DEATH_ALIASES)
+        current = service.get_person(session, principal=console.principal, pin=pin)
+        return _death_page(request, current, form, errors, status_code=_status_of(error))
+    return RedirectResponse(f"/console/persons/{pin}?notice=death_recorded", status_code=303)
+
+
+def _death_page(request: Request, person: PersonRead, form: RecordDeathForm, errors: FormErrors, *,
+                status_code: int = 200) -> Response:
+    return render(request, "person_death.html", {
+        "person": person, "values": form.model_dump(), "errors": errors, "fields": list(RecordDeathForm.model_fields),
+        "show": Presenter(translator_for(request))}, status_code=status_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Register a residence
+
+
+@router.get("/persons/{pin}/residences/new")
+def register_residence_form(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep) -> Response:
+    """The form that registers a permanent or temporary residence (or a move)."""
+    require_write(console.principal)
+    person = service.get_person(session, principal=console.principal, pin=pin)
+    has_permanent = any(r.kind is ResidenceKind.PERMANENT and r.valid_to is None for r in person.residences)
+    form = RegisterResidenceForm(
+        kind=(ResidenceKind.TEMPORARY if has_permanent else ResidenceKind.PERMANENT).value,
+        unit_code=_home_commune(console.principal))
+    return _residence_page(request, console.principal, person, form, FormErrors())
+
+
+@router.post("/persons/{pin}/residences/new")
+def register_residence(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep,
+                       form: Annotated[RegisterResidenceForm, Form()]) -> Response:
+    require_write(console.principal)
+    try:
+        data = form.to_input()
+        with session.begin_nested():
+            residence = service.register_residence(session, principal=console.principal, pin=pin, data=data)
+            person_id = residence.person_id
+    except (DomainError, ValidationError) as error:
+        _raise_page_refusal(error)
+        errors = _form_errors(request, error, form, {})
+        current = service.get_person(session, principal=console.principal, pin=pin)
+        return _residence_page(request, console.principal, current, form, errors, status_code=_status_of(error))
+    return RedirectResponse(f"/console/persons/{_pin_of(session, person_id)}?notice=residence_registered",
+                            status_code=303)
+
+
+def _residence_page(request: Request, principal: OfficialPrincipal, person: PersonRead, form: RegisterResidenceForm,
+                    errors: FormErrors, *, status_code: int = 200) -> Response:
+    return render(request, "residence_register.html", {
+        **_choices(request, principal), "person": person, "values": form.model_dump(), "errors": errors,
+        "fields": list(RegisterResidenceForm.model_fields)}, status_code=status_code)
+
+
+def _pin_of(session: Session, person_id: int) -> str:
+    return service.person_view_by_id(session, person_id).pin
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the forms
+
+
+def _home_commune(principal: OfficialPrincipal) -> str:
+    """A commune officer mostly registers in their own commune: the forms start with it."""
+    code = principal.jurisdiction_code
+    return code if code is not None and len(code) == 5 else ""
+
+
+def _choices(request: Request, principal: OfficialPrincipal) -> dict[str, Any]:
+    """The lists the forms choose from, in the official's language."""
+    english = translator_for(request).language == "en"
+    province = province_of(principal.jurisdiction_code)
+    return {
+        "ethnic_groups": [(group.code, group.name_en if english else group.name) for group in ethnic_groups()],
+        "religions": [(religion.code, religion.name_en if english else religion.name) for religion in religions()],
+        # Suggestions for the commune code: the communes of the official's province (none nationwide).
+        "communes": [(unit.code, unit.name) for unit in communes(province_code=province)] if province else [],
+        "show": Presenter(translator_for(request)),
+    }
+
+
+def _form_errors(request: Request, error: DomainError | ValidationError, form: ConsoleForm,
+                 aliases: Mapping[str, str]) -> FormErrors:
+    return FormErrors.from_error(error, translator_for(request), fields=type(form).model_fields, aliases=aliases)
+
+
+def _raise_page_refusal(error: DomainError | ValidationError) -> None:
+    """A refusal about the page itself (unknown person, read-only role) is an error page, not a form."""
+    if isinstance(error, DomainError) and error.code in PAGE_REFUSALS:
+        raise error
+
+
+def _status_of(error: DomainError | ValidationError) -> int:
+    return error.status_code if isinstance(error, DomainError) else 422

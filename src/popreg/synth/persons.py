@@ -1,0 +1,195 @@
+"""The attributes of synthetic persons, held as index arrays until the tables are written.
+
+:class:`PersonDraws` keeps one NumPy array per attribute (vocabulary indices, day numbers, places
+of the commune frame), so that duplicates with defects are derived with array operations and
+the strings are built once, at the end, for originals and duplicates together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from popreg.synth.arrays import BoolArray, FloatArray, IntArray
+from popreg.synth.frequencies import StepTable
+from popreg.synth.geography import CommuneFrame
+from popreg.synth.names import NameIndices, name_columns
+from popreg.synth.schema import PERSONS
+
+EPOCH = date(1970, 1, 1)
+DAYS_PER_YEAR = 365.2425
+REFORM_DAY = (date(2025, 7, 1) - EPOCH).days
+"""1 July 2025: births from this day are registered on the 2025 units (34 provinces)."""
+
+PRECISION_CODES = ("day", "month", "year")
+UNIT_GENERATIONS = ("pre2025", "2025")
+"""Index 1 (true) is a code of the 2025 units, as ``UnitGeneration`` spells them."""
+DAY, MONTH, YEAR = range(3)
+
+
+def day_number(value: date) -> int:
+    """Days since 1970-01-01, the integer behind Arrow's ``date32``."""
+    return (value - EPOCH).days
+
+
+def birth_years(days: IntArray) -> IntArray:
+    """The calendar year of each day number."""
+    return days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def calendar_parts(days: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Year, month (1-12) and day of month of each day number."""
+    as_days = days.astype("datetime64[D]")
+    months = as_days.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (as_days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return year, month, day
+
+
+def from_calendar(year: IntArray, month: IntArray, day: IntArray) -> IntArray:
+    """Day numbers of the given dates (months and days must form valid dates)."""
+    months = (year - 1970) * 12 + (month - 1)
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + (day - 1)
+
+
+def truncate_to_precision(
+    rng: np.random.Generator, days: IntArray, year_share: StepTable, month_share: StepTable
+) -> tuple[IntArray, IntArray]:
+    """Draw how precisely each date of birth is known, and store it as the register does.
+
+    A date known to the year becomes 1 January of that year, one known to the month the first of
+    that month. The shares depend on the year of birth (older people were often registered with
+    the year only).
+    """
+    as_days = days.astype("datetime64[D]")
+    year = as_days.astype("datetime64[Y]")
+    year_number = year.astype(np.int64) + 1970
+    uniform = rng.random(len(days))
+    p_year = year_share.at(year_number)
+    precision = np.where(
+        uniform < p_year, YEAR, np.where(uniform < p_year + month_share.at(year_number), MONTH, DAY)
+    )
+    first_of_year = year.astype("datetime64[D]").astype(np.int64)
+    first_of_month = as_days.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    recorded = np.where(precision == YEAR, first_of_year, np.where(precision == MONTH, first_of_month, days))
+    return recorded, precision
+
+
+def ages_in_years(reference_day: int, days: IntArray) -> FloatArray:
+    """Exact age in years at the reference day of persons born on the given days."""
+    return (reference_day - days) / DAYS_PER_YEAR
+
+
+@dataclass(frozen=True)
+class PersonDraws:
+    """One entry per person of every attribute, as indices (see the module docstring).
+
+    ``*_place`` index the places of the :class:`~popreg.synth.geography.CommuneFrame` (-1: not
+    recorded); ``*_on_2025_units`` says whether that place is written with its 2025 commune code
+    (otherwise its pre-2025 one). ``birth_province_code`` is the numeric PIN province code (79 for
+    "079"). ``death_day`` is meaningful where ``deceased``.
+    """
+
+    female: BoolArray
+    birth_day: IntArray
+    precision: IntArray
+    ethnicity: IntArray
+    religion: IntArray
+    family: IntArray
+    middle: IntArray
+    given: IntArray
+    birth_province_code: IntArray
+    birth_unit_place: IntArray
+    birth_unit_on_2025_units: BoolArray
+    origin_place: IntArray
+    origin_on_2025_units: BoolArray
+    deceased: BoolArray
+    death_day: IntArray
+
+    def __len__(self) -> int:
+        return len(self.female)
+
+    def take(self, indices: IntArray) -> PersonDraws:
+        """The draws of the given persons, in that order."""
+        return PersonDraws(**{f.name: getattr(self, f.name)[indices] for f in fields(self)})
+
+    def concat(self, other: PersonDraws) -> PersonDraws:
+        """These persons followed by the other ones."""
+        return PersonDraws(
+            **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)}
+        )
+
+    def with_changes(self, **changes: IntArray | BoolArray) -> PersonDraws:
+        """A copy with some attributes replaced."""
+        return replace(self, **changes)
+
+    @property
+    def names(self) -> NameIndices:
+        return NameIndices(family=self.family, middle=self.middle, given=self.given)
+
+
+def _unit_codes(
+    frame: CommuneFrame, place: IntArray, on_2025_units: BoolArray
+) -> tuple[pa.StringArray, pa.StringArray]:
+    """The unit code of each place (null where the place is -1), and its generation."""
+    known = place >= 0
+    safe = np.where(known, place, 0)
+    legacy = frame.legacy_codes.take(pa.array(frame.place_legacy[safe]))
+    current = frame.current_codes.take(pa.array(frame.place_current[safe]))
+    codes = pc.if_else(pa.array(on_2025_units), current, legacy)
+    generation = _codes(UNIT_GENERATIONS, on_2025_units.astype(np.int64))
+    null = pa.array(~known)
+    return (
+        pc.if_else(null, pa.scalar(None, pa.string()), codes),
+        pc.if_else(null, pa.scalar(None, pa.string()), generation),
+    )
+
+
+def _codes(vocabulary: tuple[str, ...], indices: IntArray) -> pa.StringArray:
+    return pa.array(vocabulary, pa.string()).take(pa.array(indices))
+
+
+def persons_table(
+    draws: PersonDraws,
+    *,
+    person_id: IntArray,
+    pin: IntArray,
+    stripped: BoolArray,
+    frame: CommuneFrame,
+    ethnic_codes: tuple[str, ...],
+    religion_codes: tuple[str, ...],
+) -> pa.Table:
+    """The ``persons`` table (schema :data:`popreg.synth.schema.PERSONS`)."""
+    names = name_columns(draws.names, stripped)
+    birth_unit, _ = _unit_codes(frame, draws.birth_unit_place, draws.birth_unit_on_2025_units)
+    origin, origin_generation = _unit_codes(frame, draws.origin_place, draws.origin_on_2025_units)
+    size = len(draws)
+    pins = pc.utf8_lpad(pa.array(pin).cast(pa.string()), 12, "0")
+    registration = pc.utf8_lpad(pa.array(draws.birth_province_code).cast(pa.string()), 3, "0")
+    columns = [
+        pa.array(person_id, pa.int64()),
+        pins,
+        names.full_name,
+        names.name_folded,
+        names.family_name,
+        names.middle_name,
+        names.given_name,
+        pa.array(draws.birth_day.astype(np.int32), pa.date32()),
+        _codes(PRECISION_CODES, draws.precision),
+        _codes(("M", "F"), draws.female.astype(np.int64)),
+        _codes(ethnic_codes, draws.ethnicity),
+        _codes(religion_codes, draws.religion),
+        pa.repeat(pa.scalar("VNM"), size),
+        registration,
+        birth_unit,
+        origin,
+        origin_generation,
+        _codes(("alive", "deceased"), draws.deceased.astype(np.int64)),
+        pa.array(draws.death_day.astype(np.int32), pa.date32(), mask=~draws.deceased),
+    ]
+    return pa.Table.from_arrays(columns, schema=PERSONS)
