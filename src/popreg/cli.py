@@ -13,6 +13,7 @@ from popreg.kit.migrations import upgrade
 from popreg.kit.settings import get_settings
 from popreg.officials.cli import app as user_app
 from popreg.registry.cli import app as pin_app
+from popreg.registry.cli import export_app, import_app
 
 app = typer.Typer(help="popreg: the national population-data platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -21,6 +22,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(pin_app, name="pin")
 app.add_typer(audit_app, name="audit")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 console = Console(stderr=True)
 
 

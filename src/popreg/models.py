@@ -5,6 +5,8 @@ from popreg.officials.models import Official, OfficialSession
 from popreg.registry.models import (
     Household,
     HouseholdMember,
+    ImportJob,
+    ImportReject,
     Person,
     PersonEvent,
     PersonRelation,
@@ -17,6 +19,8 @@ __all__ = [
     "AccessLogHead",
     "Household",
     "HouseholdMember",
+    "ImportJob",
+    "ImportReject",
     "Official",
     "OfficialSession",
     "Person",

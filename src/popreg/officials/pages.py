@@ -101,7 +101,7 @@ def _login_form(request: Request, *, settings: SettingsDep, next_page: str, user
                 notice: str | None = None, errors: FormErrors | None = None, status_code: int = 200) -> Response:
     token = new_login_token()
     response = render(request, "login.html", {
-        "username": username,
+        "values": {"username": username, "password": ""},
         "next_page": safe_next(next_page),
         "errors": errors or FormErrors(),
         "notice": notice,

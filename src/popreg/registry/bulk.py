@@ -63,7 +63,8 @@ def _sqlite_column(column: pa.ChunkedArray) -> list[object]:
     kind = column.type
     if pa.types.is_timestamp(kind):
         # SQLAlchemy's SQLite DateTime format, UTC without the offset.
-        column = pc.strftime(pc.cast(column, pa.timestamp("us", tz="UTC")), format="%Y-%m-%d %H:%M:%S.%f")
+        # Arrow's %S carries the microseconds.
+        column = pc.strftime(pc.cast(column, pa.timestamp("us", tz="UTC")), format="%Y-%m-%d %H:%M:%S")
     elif pa.types.is_date(kind):
         column = pc.strftime(column, format="%Y-%m-%d")
     return column.to_pylist()
@@ -89,6 +90,18 @@ def resync_sequences(session: Session) -> None:
     for table in SERIAL_TABLES:
         session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                              f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"))
+
+
+def reserve_ids(session: Session, table_name: str, count: int) -> pa.Array:
+    """``count`` ids for new rows of ``table_name`` that no concurrent writer can take: drawn from
+    the sequence on PostgreSQL; on SQLite the transaction holds the write lock, so the next ids
+    after the largest are free."""
+    if session.get_bind().dialect.name == "postgresql":
+        drawn = session.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table_name}', 'id')) "  # noqa: S608
+                                     "FROM generate_series(1, :n)"), {"n": count}).scalars().all()
+        return pa.array(drawn, pa.int64())
+    first = int(session.execute(text(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table_name}")).scalar_one())  # noqa: S608
+    return pa.array(range(first, first + count), pa.int64())
 
 
 def max_id(session: Session, column: object) -> int:

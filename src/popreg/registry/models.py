@@ -168,3 +168,39 @@ class PinCounter(Base):
 
     prefix: Mapped[str] = mapped_column(String(6), primary_key=True)
     next_counter: Mapped[int] = mapped_column(Integer)
+
+
+class ImportJob(Base):
+    """One bulk import of a file. ``rows_done`` is the checkpoint: it moves in the same transaction as
+    each batch's rows, so a killed import resumes exactly after the last committed batch."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    source_name: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(12))
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    last_line: Mapped[int] = mapped_column(Integer, default=0)
+    rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # Persons with an id from here on were loaded by this job: a PIN held by one of them again is
+    # a duplicate inside the file, not a clash with the register.
+    first_person_id: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ImportReject(Base):
+    """A refused input row of an import, with the column at fault and a stable code."""
+
+    __tablename__ = "import_rejects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    column_name: Mapped[str] = mapped_column(String(60))
+    code: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str | None] = mapped_column(String(200))

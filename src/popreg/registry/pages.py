@@ -8,6 +8,7 @@ change the register are in :mod:`popreg.registry.pages_forms`.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -68,8 +69,6 @@ def search(request: Request, console: ConsoleOfficial, session: SessionDep, name
 
 
 def _page_links(values: dict[str, str], page: int, results: PersonPage | None) -> dict[str, str | None]:
-    from urllib.parse import urlencode
-
     def link(number: int) -> str:
         return "/console/persons?" + urlencode({**{k: v for k, v in values.items() if v}, "page": number})
 

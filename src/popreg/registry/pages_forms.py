@@ -152,8 +152,7 @@ class RegisterResidenceForm(ConsoleForm):
 def register_person_form(request: Request, console: ConsoleOfficial) -> Response:
     """The form that registers a person and issues their PIN."""
     require_write(console.principal)
-    home = _home_commune(console.principal)
-    form = RegisterPersonForm(birth_registration_unit_code=home, residence_unit_code=home)
+    form = RegisterPersonForm(birth_registration_unit_code=_home_commune(console.principal))
     return _register_page(request, console.principal, form, FormErrors())
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from popreg.synth.arrays import BoolArray, IntArray
-from popreg.synth.frequencies import cumulative, draw
+from popreg.synth.alias import AliasTable
 from popreg.synth.names import TYPO_VARIANTS, name_parts
 from popreg.synth.persons import DAY, PersonDraws, calendar_parts, from_calendar
 
@@ -48,9 +48,9 @@ class Defect(IntFlag):
 
 
 DEFECT_CODES = ("typo", "lost_diacritics", "swapped_day_month", "missing_field", "outdated_address")
-_DEFECT_WEIGHTS = (0.3, 0.25, 0.1, 0.15, 0.2)
+_DEFECTS = AliasTable.single((0.3, 0.25, 0.1, 0.15, 0.2))
 _SECOND_DEFECT_SHARE = 0.3
-_TYPO_PART_WEIGHTS = (0.25, 0.15, 0.6)
+_TYPO_PARTS = AliasTable.single((0.25, 0.15, 0.6))
 """Family, middle, given: the given name is written most often and so misspelt most often."""
 
 
@@ -99,10 +99,9 @@ def _eligibility(draws: PersonDraws, on_2025_units: BoolArray) -> list[BoolArray
 def _choose_defects(rng: np.random.Generator, eligible: list[BoolArray]) -> IntArray:
     size = len(eligible[0])
     allowed = np.stack(eligible, axis=1)
-    cdf = cumulative(_DEFECT_WEIGHTS)
-    first = draw(cdf, rng.random(size))
+    first = _DEFECTS.draw(rng.random(size))
     first = np.where(allowed[np.arange(size), first], first, 0)
-    second = draw(cdf, rng.random(size))
+    second = _DEFECTS.draw(rng.random(size))
     add_second = (rng.random(size) < _SECOND_DEFECT_SHARE) & allowed[np.arange(size), second] & (second != first)
     return (1 << first) | np.where(add_second, 1 << second, 0)
 
@@ -110,7 +109,7 @@ def _choose_defects(rng: np.random.Generator, eligible: list[BoolArray]) -> IntA
 def _misspell(rng: np.random.Generator, draws: PersonDraws, chosen: BoolArray) -> PersonDraws:
     parts = name_parts()
     size = len(draws)
-    part = draw(cumulative(_TYPO_PART_WEIGHTS), rng.random(size))
+    part = _TYPO_PARTS.draw(rng.random(size))
     part = np.where((part == 1) & (draws.middle == parts.empty_middle), 2, part)
     variant = rng.integers(0, TYPO_VARIANTS, size)
     changes = {}

@@ -1,8 +1,8 @@
 """The published statistics the synthetic population is drawn from, as sampling tables.
 
 Every table is a small JSON file in ``synth/data`` (``data/README.md`` cites each source). This
-module reads them once per process and turns them into cumulative distributions over index
-vocabularies, so that drawing a million values is one ``searchsorted`` call:
+module reads them once per process and turns them into alias tables over index vocabularies
+(:mod:`popreg.synth.alias`), so that drawing a million values takes a few array operations:
 
 * population by pre-2025 province (2019 census), and the ethnic mix of each province: the census
   count of each of the 54 groups, placed where the group mainly lives, with the Kinh filling what
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from popreg.synth.alias import AliasTable
 from popreg.synth.arrays import FloatArray, IntArray
 
 SEXES = ("M", "F")
@@ -40,49 +41,41 @@ def _read(name: str) -> Any:
     return json.loads(text)
 
 
-def cumulative(weights: npt.ArrayLike) -> FloatArray:
-    """Normalised cumulative distribution of non-negative ``weights`` (last axis), ending at 1."""
-    array = np.asarray(weights, dtype=np.float64)
-    cdf = np.cumsum(array, axis=-1)
-    cdf /= cdf[..., -1:]
-    cdf[..., -1] = 1.0
-    return cdf
-
-
-def draw(cdf: FloatArray, uniform: FloatArray) -> IntArray:
-    """Indices drawn from a cumulative distribution with the given uniform variates in [0, 1)."""
-    return np.searchsorted(cdf, uniform, side="right").astype(np.int64)
-
-
-def draw_rows(cdf_rows: FloatArray, row: IntArray, uniform: FloatArray) -> IntArray:
-    """Per item, an index drawn from its own row of a matrix of cumulative distributions.
-
-    The rows are few (provinces, groups) and the columns short, so counting the columns whose
-    cumulative share lies below the variate is both vectorised and exact.
-    """
-    return (cdf_rows[row] <= uniform[:, None]).sum(axis=1).astype(np.int64)
+_LOOKUP_SIZE = 2200
+"""Step tables are tabulated at every whole number below this (ages and calendar years)."""
 
 
 @dataclass(frozen=True)
 class StepTable:
-    """A value that changes at given thresholds (of age, or of year of birth)."""
+    """A value that changes at whole-number thresholds (of age, or of year of birth).
+
+    The value in force at ``x`` is that of the last threshold not above ``x`` (before the first
+    threshold, the first value). Thresholds are whole numbers, so the table is tabulated once
+    at every whole number and looked up by ``floor(x)``: a gather, not a search.
+    """
 
     thresholds: FloatArray
     values: FloatArray
+    lookup: FloatArray
+
+    @classmethod
+    def from_lists(cls, thresholds: Sequence[float], values: Sequence[float]) -> StepTable:
+        steps = np.asarray(thresholds, dtype=np.float64)
+        if not np.array_equal(steps, np.floor(steps)) or steps.min() < 0 or steps.max() >= _LOOKUP_SIZE:
+            raise ValueError(f"Step thresholds must be whole numbers from 0 to {_LOOKUP_SIZE - 1}.")
+        levels = np.asarray(values, dtype=np.float64)
+        position = np.searchsorted(steps, np.arange(_LOOKUP_SIZE), side="right") - 1
+        return cls(steps, levels, levels[np.clip(position, 0, len(levels) - 1)])
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, float]) -> StepTable:
         pairs = sorted((float(key), float(value)) for key, value in mapping.items())
-        return cls(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
-
-    @classmethod
-    def from_lists(cls, thresholds: Sequence[float], values: Sequence[float]) -> StepTable:
-        return cls(np.asarray(thresholds, dtype=np.float64), np.asarray(values, dtype=np.float64))
+        return cls.from_lists([p[0] for p in pairs], [p[1] for p in pairs])
 
     def at(self, x: npt.ArrayLike) -> FloatArray:
-        """The value in force at each ``x``: that of the last threshold not above it (the first below)."""
-        position = np.searchsorted(self.thresholds, np.asarray(x, dtype=np.float64), side="right") - 1
-        return self.values[np.clip(position, 0, len(self.values) - 1)]
+        """The value in force at each ``x``."""
+        whole = np.clip(np.asarray(x), 0, _LOOKUP_SIZE - 1).astype(np.int64)
+        return self.lookup[whole]
 
 
 # -- population, ethnicity, religion --------------------------------------------------------------
@@ -94,21 +87,25 @@ class PopulationTables:
     province_codes: tuple[str, ...]
     """The 63 pre-2025 province codes (2 digits), in the order of every province-indexed array."""
     province_population: FloatArray
+    province: AliasTable
+    """Provinces in proportion to population."""
     age_band_start: FloatArray
     age_band_end: FloatArray
-    age_sex_cdf: FloatArray
+    age_sex: AliasTable
     """Over the cells (band, sex) flattened as ``band * 2 + sex``."""
     age_sex_count: FloatArray
     """Thousands of persons per (band, sex), shape (bands, 2)."""
     ethnic_codes: tuple[str, ...]
     ethnic_names: tuple[str, ...]
-    ethnicity_cdf: FloatArray
-    """Per pre-2025 province, the distribution of the 54 groups, shape (63, 54)."""
+    ethnicity: AliasTable
+    """One row per pre-2025 province: the distribution of the 54 groups there."""
     ethnicity_by_province: FloatArray
     """Persons of each group in each province (census scale), shape (63, 54)."""
     religion_codes: tuple[str, ...]
-    religion_cdf: FloatArray
-    """Per cell ``province * 54 + group``, the distribution of religions, shape (63 * 54, R)."""
+    religion: AliasTable
+    """One row per cell ``province * 54 + group``: the distribution of religions."""
+    religion_share: FloatArray
+    """The same distributions as a matrix, shape (63 * 54, R)."""
     religion_national: FloatArray
 
 
@@ -134,7 +131,7 @@ def _ethnicity_by_province(
     return counts
 
 
-def _religion_cdf(
+def _religion_shares(
     payload: dict[str, Any],
     province_codes: tuple[str, ...],
     ethnic_codes: tuple[str, ...],
@@ -171,7 +168,7 @@ def _religion_cdf(
     residual_mass = cells[~fixed_flat].sum()
     residual = np.clip(target * cells.sum() - explained, 0.0, None)[1:] / residual_mass
     share[~fixed_flat] = vector(dict(zip(codes[1:], residual, strict=True)))
-    return codes, cumulative(share), target
+    return codes, share, target
 
 
 @cache
@@ -186,22 +183,24 @@ def population_tables() -> PopulationTables:
     ethnic_items = _read("ethnic_groups_2019.json")["items"]
     ethnic_codes = tuple(item["code"] for item in ethnic_items)
     persons = _ethnicity_by_province(province_codes, population, ethnic_items)
-    religion_codes, religion_cdf, religion_national = _religion_cdf(
+    religion_codes, religion_share, religion_national = _religion_shares(
         _read("religions_2019.json"), province_codes, ethnic_codes, persons
     )
     return PopulationTables(
         province_codes=province_codes,
         province_population=population,
+        province=AliasTable.single(population),
         age_band_start=np.array([band["min_age"] for band in bands], dtype=np.float64),
         age_band_end=np.array([band["max_age_exclusive"] for band in bands], dtype=np.float64),
-        age_sex_cdf=cumulative(count.reshape(-1)),
+        age_sex=AliasTable.single(count.reshape(-1)),
         age_sex_count=count,
         ethnic_codes=ethnic_codes,
         ethnic_names=tuple(item["name"] for item in ethnic_items),
-        ethnicity_cdf=cumulative(persons),
+        ethnicity=AliasTable.from_weights(persons),
         ethnicity_by_province=persons,
         religion_codes=religion_codes,
-        religion_cdf=religion_cdf,
+        religion=AliasTable.from_weights(religion_share),
+        religion_share=religion_share,
         religion_national=religion_national,
     )
 
@@ -212,22 +211,22 @@ def population_tables() -> PopulationTables:
 class NameTables:
     """Vocabularies of name parts and the distributions to draw them from.
 
-    ``family_cdf`` has one row per naming class: row 0 is everyone whose group has no table of
-    its own (calibrated so that the national shares hold), then one row per group with a table;
-    ``family_class_of_group`` gives the row of each of the 54 groups. ``middle_cdf`` and
-    ``given_cdf`` have four rows, ``sex * 2 + variant``, where the variant is 1 for the
-    traditional middle name (Văn, Thị) and for the modern given names.
+    ``family`` has one row per naming class: row 0 is everyone whose group has no table of its
+    own (calibrated so that the national shares hold), then one row per group with a table;
+    ``family_class_of_group`` gives the row of each of the 54 groups. ``middle`` and ``given``
+    have four rows, ``sex * 2 + variant``, where the variant is 1 for the traditional middle name
+    (Văn, Thị) and for the modern given names.
     """
 
     family_names: tuple[str, ...]
-    family_cdf: FloatArray
+    family: AliasTable
     family_class_of_group: IntArray
     family_national: FloatArray
     middle_names: tuple[str, ...]
-    middle_cdf: FloatArray
+    middle: AliasTable
     traditional_middle_share: tuple[StepTable, StepTable]
     given_names: tuple[str, ...]
-    given_cdf: FloatArray
+    given: AliasTable
     modern_given_share: StepTable
 
 
@@ -272,7 +271,6 @@ def name_tables() -> NameTables:
         covered += group_share[g]
         rows.append(weights)
     general = np.clip(target - explained, 0.0, None) / (1.0 - covered)
-    family_cdf = cumulative(np.vstack([general, *rows]))
 
     middle = _read("middle_names.json")
     middle_tables = [middle[variant][sex] for sex in SEXES for variant in ("other", "traditional")]
@@ -282,17 +280,17 @@ def name_tables() -> NameTables:
     given_names = _vocabulary(*given_tables)
     return NameTables(
         family_names=family_names,
-        family_cdf=family_cdf,
+        family=AliasTable.from_weights([general, *rows]),
         family_class_of_group=class_of_group,
         family_national=target,
         middle_names=middle_names,
-        middle_cdf=cumulative(np.vstack([_weights(middle_names, t) for t in middle_tables])),
+        middle=AliasTable.from_weights([_weights(middle_names, t) for t in middle_tables]),
         traditional_middle_share=(
             StepTable.from_mapping(middle["traditional_share_by_birth_decade"]["M"]),
             StepTable.from_mapping(middle["traditional_share_by_birth_decade"]["F"]),
         ),
         given_names=given_names,
-        given_cdf=cumulative(np.vstack([_weights(given_names, t) for t in given_tables])),
+        given=AliasTable.from_weights([_weights(given_names, t) for t in given_tables]),
         modern_given_share=StepTable.from_mapping(given["modern_share_by_birth_decade"]),
     )
 
@@ -371,7 +369,7 @@ class VitalParameters:
     death_years_back: float
     age_at_death_start: FloatArray
     age_at_death_end: FloatArray
-    age_at_death_cdf: FloatArray
+    age_at_death: AliasTable
     year_precision: StepTable
     month_precision: StepTable
     born_in_province_of_residence: StepTable
@@ -396,7 +394,7 @@ def vital_parameters() -> VitalParameters:
         death_years_back=data["death_years_back"],
         age_at_death_start=np.asarray(death_bands[:-1], dtype=np.float64),
         age_at_death_end=np.asarray(death_bands[1:], dtype=np.float64),
-        age_at_death_cdf=cumulative(data["age_at_death"]["share"]),
+        age_at_death=AliasTable.single(data["age_at_death"]["share"]),
         year_precision=StepTable.from_lists(precision["birth_year_from"], precision["year"]),
         month_precision=StepTable.from_lists(precision["birth_year_from"], precision["month"]),
         born_in_province_of_residence=StepTable.from_lists(in_province["age_from"], in_province["share"]),

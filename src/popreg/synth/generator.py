@@ -29,21 +29,14 @@ import pyarrow.compute as pc
 from popreg.synth.addresses import address_lines
 from popreg.synth.arrays import BoolArray, IntArray
 from popreg.synth.defects import Duplicates, make_duplicates
-from popreg.synth.frequencies import (
-    cumulative,
-    draw,
-    draw_rows,
-    household_parameters,
-    population_tables,
-    vital_parameters,
-)
+from popreg.synth.alias import AliasTable
+from popreg.synth.frequencies import household_parameters, population_tables, vital_parameters
 from popreg.synth.geography import CommuneFrame, commune_frame
 from popreg.synth.households import RELATIONSHIP_CODES, HouseholdStructure, form_households
-from popreg.synth.names import draw_names
+from popreg.synth.names import concat_name_columns, draw_names, name_columns
 from popreg.synth.persons import (
     DAYS_PER_YEAR,
     REFORM_DAY,
-    UNIT_GENERATIONS,
     PersonDraws,
     ages_in_years,
     birth_years,
@@ -110,7 +103,7 @@ class _Living:
 
 def _draw_living(rng: np.random.Generator, count: int, reference_day: int) -> _Living:
     tables = population_tables()
-    cell = draw(tables.age_sex_cdf, rng.random(count))
+    cell = tables.age_sex.draw(rng.random(count))
     band = cell // 2
     uniform = rng.random(count)
     start = tables.age_band_start[band]
@@ -124,7 +117,7 @@ def _draw_living(rng: np.random.Generator, count: int, reference_day: int) -> _L
 
 def _draw_deaths(rng: np.random.Generator, count: int, reference_day: int) -> tuple[IntArray, IntArray, BoolArray]:
     vital = vital_parameters()
-    band = draw(vital.age_at_death_cdf, rng.random(count))
+    band = vital.age_at_death.draw(rng.random(count))
     start = vital.age_at_death_start[band]
     age = start + rng.random(count) * (vital.age_at_death_end[band] - start)
     death_day = reference_day - 1 - np.floor(rng.random(count) * vital.death_years_back * DAYS_PER_YEAR)
@@ -197,25 +190,23 @@ def generate_population(
     # Ethnicity and religion are drawn per household from its province, with a few spouses from
     # another group and a few persons of another religion than their household's.
     group_count = len(tables.ethnic_codes)
-    household_group = draw_rows(tables.ethnicity_cdf, household_province, rng.random(household_count))
-    dead_group = draw_rows(tables.ethnicity_cdf, province[living_count:], rng.random(deceased_count))
+    household_group = tables.ethnicity.draw(rng.random(household_count), household_province)
+    dead_group = tables.ethnicity.draw(rng.random(deceased_count), province[living_count:])
     ethnicity = np.concatenate([household_group[structure.household], dead_group])
     spouse_of_other_group = np.concatenate(
         [(structure.spouse >= 0) & (rng.random(living_count) < _SPOUSE_OF_OTHER_GROUP_SHARE), np.zeros(deceased_count, dtype=bool)]
     )
-    ethnicity[spouse_of_other_group] = draw_rows(
-        tables.ethnicity_cdf, province[spouse_of_other_group], rng.random(int(spouse_of_other_group.sum()))
+    ethnicity[spouse_of_other_group] = tables.ethnicity.draw(
+        rng.random(int(spouse_of_other_group.sum())), province[spouse_of_other_group]
     )
     ethnicity = _follow_fathers(ethnicity, father)
-    household_religion = draw_rows(
-        tables.religion_cdf, household_province * group_count + household_group, rng.random(household_count)
+    household_religion = tables.religion.draw(
+        rng.random(household_count), household_province * group_count + household_group
     )
     religion = np.concatenate([household_religion[structure.household], np.zeros(deceased_count, dtype=np.int64)])
     own_religion = deceased | (rng.random(n) < _OWN_RELIGION_SHARE)
-    religion[own_religion] = draw_rows(
-        tables.religion_cdf,
-        province[own_religion] * group_count + ethnicity[own_religion],
-        rng.random(int(own_religion.sum())),
+    religion[own_religion] = tables.religion.draw(
+        rng.random(int(own_religion.sum())), province[own_religion] * group_count + ethnicity[own_religion]
     )
 
     names = draw_names(rng, ethnicity, female, year)
@@ -224,7 +215,7 @@ def generate_population(
     # anywhere in proportion to population; births since the reform use the 2025 province codes.
     legacy_code, current_code = _province_code_numbers(frame)
     stays = rng.random(n) < vital.born_in_province_of_residence.at(age)
-    national = draw(cumulative(tables.province_population), rng.random(n))
+    national = tables.province.draw(rng.random(n))
     birth_province = np.where(stays, province, national)
     after_reform = birth_day >= REFORM_DAY
     birth_code = np.where(
@@ -280,12 +271,14 @@ def generate_population(
     # Person ids: the records in a random order, so that ids say nothing about the record.
     person_id = np.empty(n + duplicate_count, dtype=np.int64)
     person_id[rng.permutation(n + duplicate_count)] = np.arange(1, n + duplicate_count + 1)
-    stripped = np.concatenate([np.zeros(n, dtype=bool), duplicates.stripped])
+    names_written = concat_name_columns(
+        name_columns(originals.names), name_columns(duplicates.draws.names, duplicates.stripped)
+    )
     persons = persons_table(
         everyone,
         person_id=person_id,
         pin=pin,
-        stripped=stripped,
+        names=names_written,
         frame=frame,
         ethnic_codes=tables.ethnic_codes,
         religion_codes=tables.religion_codes,
@@ -333,12 +326,12 @@ def _unit_columns(
     frame: CommuneFrame, place: IntArray, on_2025_units: BoolArray
 ) -> tuple[pa.StringArray, pa.StringArray, pa.StringArray, pa.StringArray]:
     """Unit code as recorded, its generation, and the current commune and province of each place."""
-    current_index = pa.array(frame.place_current[place])
-    current = frame.current_codes.take(current_index)
-    legacy = frame.legacy_codes.take(pa.array(frame.place_legacy[place]))
-    recorded = pc.if_else(pa.array(on_2025_units), current, legacy)
-    generation = pa.array(UNIT_GENERATIONS, pa.string()).take(pa.array(on_2025_units.astype(np.int64)))
-    return recorded, generation, current, frame.current_province_codes.take(current_index)
+    return (
+        frame.unit_codes(place, on_2025_units),
+        frame.generations(on_2025_units),
+        frame.current_communes(place),
+        frame.current_provinces(place),
+    )
 
 
 def _households_table(
@@ -443,7 +436,7 @@ def _residences_table(
     )
     for code, weight in vital.temporary_destinations.items():
         destination_weight[tables.province_codes.index(code)] += weight
-    destination = draw(cumulative(destination_weight), rng.random(len(movers)))
+    destination = AliasTable.single(destination_weight).draw(rng.random(len(movers)))
     temporary_place = frame.draw_places_in(destination, rng.random(len(movers)))
     temporary_lines = address_lines(rng, frame.place_current[temporary_place])
     temporary_from = reference_day - 1 - np.floor(rng.random(len(movers)) * _TEMPORARY_RESIDENCE_MAXIMUM_DAYS).astype(np.int64)

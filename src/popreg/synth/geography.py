@@ -22,50 +22,72 @@ from functools import cache
 import numpy as np
 import pyarrow as pa
 
-from popreg.synth.arrays import BoolArray, FloatArray, IntArray
-from popreg.synth.frequencies import draw, population_tables
+from popreg.synth.alias import AliasTable
+from popreg.synth.arrays import BoolArray, IntArray
+from popreg.synth.columns import ByteMatrix, code_matrix, fixed_width, from_vocabulary, vocabulary
+from popreg.synth.frequencies import population_tables
 from popreg.units.catalogue import UnitGeneration, UnitLevel, communes, to_current
 
 _COMMUNE_WEIGHT_SEED = 20190401
 """Fixed, so that the populous communes are the same whatever seed a population is drawn with."""
 _URBAN_KINDS = frozenset({"Phường", "Thị trấn"})
 _LOG_NORMAL_SIGMA = 0.7
+UNIT_GENERATIONS = vocabulary(("pre2025", "2025"))
+"""Index 1 (true) is a code of the 2025 units, as ``UnitGeneration`` spells them."""
 
 
 @dataclass(frozen=True)
 class CommuneFrame:
     """The sampling frame of places, as index arrays.
 
-    *Places* are pairs (pre-2025 commune, 2025 commune it went to), ordered by pre-2025 province,
-    with cumulative population weights ``place_cdf``; ``province_cdf_start`` and
-    ``province_cdf_end`` bound each pre-2025 province's slice of that distribution, so a place
-    within a given province is drawn by rescaling the variate into the slice.
+    *Places* are pairs (pre-2025 commune, 2025 commune it went to), ordered by pre-2025 province
+    and drawn in proportion to their population: ``places`` nationally, ``places_by_province``
+    within a pre-2025 province (one row per province, ``province_first_place`` giving where each
+    province's places begin).
     """
 
-    legacy_codes: pa.StringArray
     legacy_province: IntArray
-    current_codes: pa.StringArray
-    current_province_codes: pa.StringArray
     current_province: IntArray
     current_urban: BoolArray
     current_province_list: tuple[str, ...]
     place_legacy: IntArray
     place_current: IntArray
-    place_cdf: FloatArray
-    province_cdf_start: FloatArray
-    province_cdf_end: FloatArray
+    place_unit_chars: ByteMatrix
+    """Row ``2 * place`` holds the pre-2025 commune code of the place, row ``2 * place + 1`` the 2025 one."""
+    place_province_chars: ByteMatrix
+    """The 2025 province code of each place."""
+    places: AliasTable
+    places_by_province: AliasTable
+    province_first_place: IntArray
     legacy_province_current: IntArray
     """For each pre-2025 province, the index in ``current_province_list`` of the province it joined."""
 
     def draw_places(self, uniform: FloatArray) -> IntArray:
         """Places drawn in proportion to population, nationally."""
-        return draw(self.place_cdf, uniform)
+        return self.places.draw(uniform)
 
     def draw_places_in(self, legacy_province: IntArray, uniform: FloatArray) -> IntArray:
         """Places drawn in proportion to population within each given pre-2025 province."""
-        start = self.province_cdf_start[legacy_province]
-        scaled = start + uniform * (self.province_cdf_end[legacy_province] - start)
-        return np.minimum(draw(self.place_cdf, scaled), len(self.place_cdf) - 1)
+        return self.province_first_place[legacy_province] + self.places_by_province.draw(uniform, legacy_province)
+
+    def unit_codes(self, place: IntArray, on_2025_units: BoolArray) -> pa.StringArray:
+        """The commune code each place is recorded with: 2025 or pre-2025; null where place is -1."""
+        missing = place < 0
+        row = 2 * np.where(missing, 0, place) + on_2025_units
+        return fixed_width(self.place_unit_chars[row], missing)
+
+    def current_communes(self, place: IntArray) -> pa.StringArray:
+        """The 2025 commune code of each place."""
+        return fixed_width(self.place_unit_chars[2 * place + 1])
+
+    def current_provinces(self, place: IntArray) -> pa.StringArray:
+        """The 2025 province code of each place."""
+        return fixed_width(self.place_province_chars[place])
+
+    @staticmethod
+    def generations(on_2025_units: BoolArray) -> pa.StringArray:
+        """The generation of the units a code was recorded on ("2025" or "pre2025")."""
+        return from_vocabulary(UNIT_GENERATIONS, on_2025_units.astype(np.int64))
 
 
 @cache
@@ -97,29 +119,32 @@ def commune_frame() -> CommuneFrame:
             place_current.append(current_index[target.code])
             place_weight.append(float(weight[i]) / len(targets))
     place_legacy_array = np.array(place_legacy, dtype=np.int64)
-    cdf = np.cumsum(place_weight)
-    cdf /= cdf[-1]
+    weights = np.array(place_weight)
     place_province = legacy_province[place_legacy_array]
-    ends = np.searchsorted(place_province, np.arange(len(tables.province_codes)), side="right")
-    cdf_end = cdf[ends - 1]
-    cdf_start = np.concatenate([[0.0], cdf_end[:-1]])
+    first = np.searchsorted(place_province, np.arange(len(tables.province_codes)), side="left")
+    ends = np.append(first[1:], len(weights))
 
     joined = []
     for code in tables.province_codes:
         (unit, *_) = to_current(code, UnitLevel.PROVINCE)
         joined.append(current_province_index[unit.province_code])
+    place_current_array = np.array(place_current, dtype=np.int64)
+    legacy_chars = code_matrix([unit.code for unit in legacy])[place_legacy_array]
+    current_chars = code_matrix([unit.code for unit in current])[place_current_array]
+    unit_chars = np.empty((2 * len(place_legacy), 5), dtype=np.uint8)
+    unit_chars[0::2] = legacy_chars
+    unit_chars[1::2] = current_chars
     return CommuneFrame(
-        legacy_codes=pa.array([unit.code for unit in legacy], pa.string()),
         legacy_province=legacy_province,
-        current_codes=pa.array([unit.code for unit in current], pa.string()),
-        current_province_codes=pa.array([unit.province_code for unit in current], pa.string()),
         current_province=np.array([current_province_index[unit.province_code] for unit in current]),
         current_urban=np.array([unit.kind == "Phường" for unit in current]),
         current_province_list=current_province_list,
         place_legacy=place_legacy_array,
-        place_current=np.array(place_current, dtype=np.int64),
-        place_cdf=cdf,
-        province_cdf_start=cdf_start,
-        province_cdf_end=cdf_end,
+        place_current=place_current_array,
+        place_unit_chars=unit_chars,
+        place_province_chars=code_matrix([unit.province_code for unit in current])[place_current_array],
+        places=AliasTable.single(weights),
+        places_by_province=AliasTable.from_weights([weights[a:b] for a, b in zip(first, ends, strict=True)]),
+        province_first_place=first.astype(np.int64),
         legacy_province_current=np.array(joined, dtype=np.int64),
     )

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from popreg.kit.text import fold, strip_diacritics
 from popreg.synth.arrays import BoolArray, IntArray
-from popreg.synth.frequencies import draw, name_tables
+from popreg.synth.frequencies import name_tables
 
 TYPO_VARIANTS = 4
 """Misspelt variants per vocabulary entry; variant ``k`` of entry ``v`` has index ``V + v * 4 + k``."""
@@ -143,12 +143,19 @@ def _part(vocabulary: tuple[str, ...], rng: np.random.Generator) -> NamePart:
 
 @dataclass(frozen=True)
 class NameParts:
-    """The three vocabularies with all their string forms; ``empty_middle`` is the absent middle name."""
+    """The three vocabularies with all their string forms; ``empty_middle`` is the absent middle name.
+
+    ``middle_given`` and ``middle_given_folded`` hold every pair of a correctly spelt middle and
+    given name ("Văn An", or "An" without a middle name) at index ``middle * given.size + given``,
+    so that a full name is one join of two parts.
+    """
 
     family: NamePart
     middle: NamePart
     given: NamePart
     empty_middle: int
+    middle_given: pa.StringArray
+    middle_given_folded: pa.StringArray
 
 
 @cache
@@ -156,11 +163,17 @@ def name_parts() -> NameParts:
     """The name vocabularies and their misspellings, built once per process (a few hundred entries)."""
     tables = name_tables()
     rng = np.random.default_rng(_TYPO_SEED)
+    middle, given = tables.middle_names, tables.given_names
+    folded_given = [fold(name) for name in given]
     return NameParts(
         family=_part(tables.family_names, rng),
-        middle=_part(tables.middle_names, rng),
-        given=_part(tables.given_names, rng),
-        empty_middle=tables.middle_names.index(""),
+        middle=_part(middle, rng),
+        given=_part(given, rng),
+        empty_middle=middle.index(""),
+        middle_given=pa.array([f"{m} {g}" if m else g for m in middle for g in given], pa.string()),
+        middle_given_folded=pa.array(
+            [f"{fold(m)} {g}" if m else g for m in middle for g in folded_given], pa.string()
+        ),
     )
 
 
@@ -184,11 +197,7 @@ def draw_names(
     tables = name_tables()
     size = len(ethnic_group)
     naming_class = tables.family_class_of_group[ethnic_group]
-    uniform = rng.random(size)
-    family = draw(tables.family_cdf[0], uniform)
-    for row in range(1, len(tables.family_cdf)):
-        mine = naming_class == row
-        family[mine] = draw(tables.family_cdf[row], uniform[mine])
+    family = tables.family.draw(rng.random(size), naming_class)
 
     sex = female.astype(np.int64)
     traditional_share = np.where(
@@ -198,15 +207,8 @@ def draw_names(
     )
     middle_row = sex * 2 + (rng.random(size) < traditional_share)
     given_row = sex * 2 + (rng.random(size) < tables.modern_given_share.at(birth_year))
-    middle = np.empty(size, dtype=np.int64)
-    given = np.empty(size, dtype=np.int64)
-    uniform_middle = rng.random(size)
-    uniform_given = rng.random(size)
-    for row in range(4):
-        mine = middle_row == row
-        middle[mine] = draw(tables.middle_cdf[row], uniform_middle[mine])
-        mine = given_row == row
-        given[mine] = draw(tables.given_cdf[row], uniform_given[mine])
+    middle = tables.middle.draw(rng.random(size), middle_row)
+    given = tables.given.draw(rng.random(size), given_row)
     return NameIndices(family=family, middle=middle, given=given)
 
 
@@ -222,7 +224,7 @@ class NameColumns:
 
 
 def _take(values: pa.StringArray, indices: IntArray) -> pa.StringArray:
-    return values.take(pa.array(indices))
+    return values.take(pa.array(indices.astype(np.int32)))
 
 
 def name_columns(names: NameIndices, stripped: BoolArray | None = None) -> NameColumns:
@@ -232,18 +234,31 @@ def name_columns(names: NameIndices, stripped: BoolArray | None = None) -> NameC
     """
     parts = name_parts()
     family, middle, given = parts.family, parts.middle, parts.given
-    full: pa.StringArray = pc.binary_join_element_wise(
-        _take(family.spaced, names.family), _take(middle.spaced, names.middle), _take(given.plain, names.given), ""
-    )
-    folded: pa.StringArray = pc.binary_join_element_wise(
-        _take(family.folded_spaced, names.family),
-        _take(middle.folded_spaced, names.middle),
-        _take(given.folded, names.given),
-        "",
-    )
     family_name = _take(family.plain, names.family)
     middle_name = _take(middle.plain, names.middle)
     given_name = _take(given.plain, names.given)
+    correctly_spelt = (
+        len(names.family) == 0
+        or (names.middle.max() < middle.size and names.given.max() < given.size)
+    )
+    if correctly_spelt:
+        pair = names.middle * given.size + names.given
+        full: pa.StringArray = pc.binary_join_element_wise(
+            _take(family.spaced, names.family), _take(parts.middle_given, pair), ""
+        )
+        folded: pa.StringArray = pc.binary_join_element_wise(
+            _take(family.folded_spaced, names.family), _take(parts.middle_given_folded, pair), ""
+        )
+    else:
+        full = pc.binary_join_element_wise(
+            _take(family.spaced, names.family), _take(middle.spaced, names.middle), given_name, ""
+        )
+        folded = pc.binary_join_element_wise(
+            _take(family.folded_spaced, names.family),
+            _take(middle.folded_spaced, names.middle),
+            _take(given.folded, names.given),
+            "",
+        )
     if stripped is not None and stripped.any():
         mask = pa.array(stripped)
         full = pc.if_else(
@@ -260,3 +275,13 @@ def name_columns(names: NameIndices, stripped: BoolArray | None = None) -> NameC
         middle_name = pc.if_else(mask, _take(middle.stripped, names.middle), middle_name)
         given_name = pc.if_else(mask, _take(given.stripped, names.given), given_name)
     return NameColumns(full, folded, family_name, middle_name, given_name)
+
+
+def concat_name_columns(first: NameColumns, second: NameColumns) -> NameColumns:
+    """The name columns of two groups of persons, one after the other."""
+    return NameColumns(
+        *(
+            pa.concat_arrays([getattr(first, name), getattr(second, name)])
+            for name in ("full_name", "name_folded", "family_name", "middle_name", "given_name")
+        )
+    )

@@ -15,9 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from popreg.synth.arrays import BoolArray, FloatArray, IntArray
+from popreg.synth.columns import code_matrix, digits, fixed_width, from_vocabulary, vocabulary
 from popreg.synth.frequencies import StepTable
 from popreg.synth.geography import CommuneFrame
-from popreg.synth.names import NameIndices, name_columns
+from popreg.synth.names import NameColumns, NameIndices
 from popreg.synth.schema import PERSONS
 
 EPOCH = date(1970, 1, 1)
@@ -26,8 +27,6 @@ REFORM_DAY = (date(2025, 7, 1) - EPOCH).days
 """1 July 2025: births from this day are registered on the 2025 units (34 provinces)."""
 
 PRECISION_CODES = ("day", "month", "year")
-UNIT_GENERATIONS = ("pre2025", "2025")
-"""Index 1 (true) is a code of the 2025 units, as ``UnitGeneration`` spells them."""
 DAY, MONTH, YEAR = range(3)
 
 
@@ -133,25 +132,10 @@ class PersonDraws:
         return NameIndices(family=self.family, middle=self.middle, given=self.given)
 
 
-def _unit_codes(
-    frame: CommuneFrame, place: IntArray, on_2025_units: BoolArray
-) -> tuple[pa.StringArray, pa.StringArray]:
-    """The unit code of each place (null where the place is -1), and its generation."""
-    known = place >= 0
-    safe = np.where(known, place, 0)
-    legacy = frame.legacy_codes.take(pa.array(frame.place_legacy[safe]))
-    current = frame.current_codes.take(pa.array(frame.place_current[safe]))
-    codes = pc.if_else(pa.array(on_2025_units), current, legacy)
-    generation = _codes(UNIT_GENERATIONS, on_2025_units.astype(np.int64))
-    null = pa.array(~known)
-    return (
-        pc.if_else(null, pa.scalar(None, pa.string()), codes),
-        pc.if_else(null, pa.scalar(None, pa.string()), generation),
-    )
-
-
-def _codes(vocabulary: tuple[str, ...], indices: IntArray) -> pa.StringArray:
-    return pa.array(vocabulary, pa.string()).take(pa.array(indices))
+_PRECISIONS = vocabulary(PRECISION_CODES)
+_LIFE_STATUSES = vocabulary(("alive", "deceased"))
+_SEXES = code_matrix(["M", "F"])
+_NATIONALITY = code_matrix(["VNM"])
 
 
 def persons_table(
@@ -159,37 +143,35 @@ def persons_table(
     *,
     person_id: IntArray,
     pin: IntArray,
-    stripped: BoolArray,
+    names: NameColumns,
     frame: CommuneFrame,
     ethnic_codes: tuple[str, ...],
     religion_codes: tuple[str, ...],
 ) -> pa.Table:
     """The ``persons`` table (schema :data:`popreg.synth.schema.PERSONS`)."""
-    names = name_columns(draws.names, stripped)
-    birth_unit, _ = _unit_codes(frame, draws.birth_unit_place, draws.birth_unit_on_2025_units)
-    origin, origin_generation = _unit_codes(frame, draws.origin_place, draws.origin_on_2025_units)
     size = len(draws)
-    pins = pc.utf8_lpad(pa.array(pin).cast(pa.string()), 12, "0")
-    registration = pc.utf8_lpad(pa.array(draws.birth_province_code).cast(pa.string()), 3, "0")
+    origin_missing = draws.origin_place < 0
     columns = [
         pa.array(person_id, pa.int64()),
-        pins,
+        fixed_width(digits(pin, 12)),
         names.full_name,
         names.name_folded,
         names.family_name,
         names.middle_name,
         names.given_name,
         pa.array(draws.birth_day.astype(np.int32), pa.date32()),
-        _codes(PRECISION_CODES, draws.precision),
-        _codes(("M", "F"), draws.female.astype(np.int64)),
-        _codes(ethnic_codes, draws.ethnicity),
-        _codes(religion_codes, draws.religion),
-        pa.repeat(pa.scalar("VNM"), size),
-        registration,
-        birth_unit,
-        origin,
-        origin_generation,
-        _codes(("alive", "deceased"), draws.deceased.astype(np.int64)),
+        from_vocabulary(_PRECISIONS, draws.precision),
+        fixed_width(_SEXES[draws.female.astype(np.int64)]),
+        fixed_width(code_matrix(list(ethnic_codes))[draws.ethnicity]),
+        from_vocabulary(vocabulary(religion_codes), draws.religion),
+        fixed_width(np.broadcast_to(_NATIONALITY, (size, 3))),
+        fixed_width(digits(draws.birth_province_code, 3)),
+        frame.unit_codes(draws.birth_unit_place, draws.birth_unit_on_2025_units),
+        frame.unit_codes(draws.origin_place, draws.origin_on_2025_units),
+        pc.if_else(
+            pa.array(origin_missing), pa.scalar(None, pa.string()), frame.generations(draws.origin_on_2025_units)
+        ),
+        from_vocabulary(_LIFE_STATUSES, draws.deceased.astype(np.int64)),
         pa.array(draws.death_day.astype(np.int32), pa.date32(), mask=~draws.deceased),
     ]
     return pa.Table.from_arrays(columns, schema=PERSONS)

@@ -32,6 +32,8 @@ _INPUT_MESSAGES = {
     "int_type": "input.number",
 }
 UNIT_CODE_FIELDS = frozenset({"unit_code", "residence_unit_code", "birth_registration_unit_code"})
+CHOICE_FIELDS = frozenset({"sex", "kind", "ethnicity_code", "religion_code", "unit_generation",
+                           "origin_unit_generation"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ def input_problem(t: Translator, field_name: str, kind: str, context: Mapping[st
         key = "input.unit_code"
     if key == "input.too_short" and values.get("min_length") == 1:
         key = "input.missing"
+    if key == "input.missing" and field_name in CHOICE_FIELDS:
+        key = "input.missing_choice"
     try:
         return t(key, **values)
     except (KeyError, IndexError, ValueError):

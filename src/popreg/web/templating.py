@@ -42,7 +42,7 @@ def format_date(value: date | str | None, language: str) -> str:
         try:
             value = date.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if language == "en":
         return f"{value.day} {ENGLISH_MONTHS[value.month - 1]} {value.year}"
     return f"{value.day:02d}/{value.month:02d}/{value.year}"

@@ -1,0 +1,65 @@
+"""Arrow string columns assembled from NumPy arrays without touching each row in Python.
+
+Codes of a fixed width (PINs, unit codes, province and ethnic codes) are laid out as a NumPy
+matrix of ASCII bytes, one row per value, and handed to Arrow as the data buffer of a string
+array whose offsets advance by the width: no string is ever created one by one. Columns of a few
+distinct values of varying width ("permanent", "temporary") are gathered from a small vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from popreg.synth.arrays import BoolArray, IntArray
+
+ByteMatrix = npt.NDArray[np.uint8]
+
+_DIGITS_3 = np.array([[48 + d // 100, 48 + d // 10 % 10, 48 + d % 10] for d in range(1000)], dtype=np.uint8)
+
+
+def code_matrix(codes: Sequence[str]) -> ByteMatrix:
+    """The ASCII bytes of codes that all have the same width, one row per code."""
+    width = len(codes[0]) if codes else 0
+    if any(len(code) != width for code in codes):
+        raise ValueError("Codes of a fixed-width column must all have the same length.")
+    raw = "".join(codes).encode("ascii")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(codes), width).copy()
+
+
+def fixed_width(chars: ByteMatrix, null: BoolArray | None = None) -> pa.StringArray:
+    """A string array whose values are the rows of ``chars`` (null where ``null`` is true)."""
+    count, width = chars.shape
+    offsets = np.arange(0, (count + 1) * width, width, dtype=np.int32)
+    data = np.ascontiguousarray(chars)
+    validity = None
+    if null is not None and null.any():
+        validity = pa.py_buffer(np.packbits(~null, bitorder="little"))
+    return pa.StringArray.from_buffers(  # type: ignore[no-any-return]
+        count, pa.py_buffer(offsets), pa.py_buffer(data), validity, null_count=-1
+    )
+
+
+def digits(values: IntArray, width: int) -> ByteMatrix:
+    """Zero-padded decimal digits of non-negative integers, ``width`` digits (a multiple of 3 or not)."""
+    chunks = -(-width // 3)
+    out = np.empty((len(values), chunks * 3), dtype=np.uint8)
+    remaining = values.astype(np.int64)
+    for chunk in range(chunks - 1, -1, -1):
+        remaining, low = np.divmod(remaining, 1000)
+        out[:, chunk * 3:chunk * 3 + 3] = _DIGITS_3[low]
+    return out[:, chunks * 3 - width:]
+
+
+def from_vocabulary(vocabulary: pa.StringArray, indices: IntArray) -> pa.StringArray:
+    """The vocabulary entry at each index (indices narrowed so the gather is cheap)."""
+    narrow = indices.astype(np.uint8 if len(vocabulary) <= 256 else np.int32)
+    return vocabulary.take(pa.array(narrow))
+
+
+def vocabulary(values: Sequence[str]) -> pa.StringArray:
+    """A small vocabulary of strings, to gather from with :func:`from_vocabulary`."""
+    return pa.array(list(values), pa.string())
