@@ -82,7 +82,7 @@ class _Rejections:
         self.value = pa.nulls(rows, pa.string())
 
     def add(self, failed: Column, *, code: str, column: str, value: Column | None = None) -> None:
-        failed = pc.and_(pc.fill_null(failed, False), pc.is_null(self.code))
+        failed = pc.and_kleene(pc.fill_null(failed, False), pc.is_null(self.code))
         self.code = pc.if_else(failed, code, self.code)
         self.column = pc.if_else(failed, column, self.column)
         if value is not None:
@@ -162,10 +162,10 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
                column="pin", value=pin)
 
     full_name = canonical_column(_text(table, "full_name"))
-    bad_name = pc.or_(pc.or_(pc.is_null(full_name), pc.match_substring_regex(full_name, r"[\d\"\\\x00-\x1f]")),
+    bad_name = pc.or_kleene(pc.or_kleene(pc.is_null(full_name), pc.match_substring_regex(full_name, r"[\d\"\\\x00-\x1f]")),
                       pc.greater(pc.utf8_length(full_name), 200))
     folded = fold_column(full_name)
-    reject.add(pc.or_(bad_name, pc.equal(pc.fill_null(folded, ""), "")), code="NAME_INVALID", column="full_name",
+    reject.add(pc.or_kleene(bad_name, pc.equal(pc.fill_null(folded, ""), "")), code="NAME_INVALID", column="full_name",
                value=full_name)
 
     birth_text = _text(table, "birth_date")
@@ -193,7 +193,7 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
     ethnicity = _text(table, "ethnicity_code")
     ethnicity = pc.if_else(pc.equal(pc.utf8_length(ethnicity), 1), pc.binary_join_element_wise("0", ethnicity, ""),
                            ethnicity)
-    reject.add(pc.and_(pc.is_valid(ethnicity), pc.invert(_membership(ethnicity, [g.code for g in ethnic_groups()]))),
+    reject.add(pc.and_kleene(pc.is_valid(ethnicity), pc.invert(_membership(ethnicity, [g.code for g in ethnic_groups()]))),
                code="ETHNICITY_UNKNOWN", column="ethnicity_code", value=ethnicity)
     religion = pc.coalesce(pc.utf8_lower(_text(table, "religion_code")), "none")
     reject.add(pc.invert(_membership(religion, [r.code for r in religions()])), code="RELIGION_UNKNOWN",
@@ -204,11 +204,11 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
 
     birth_unit = _text(table, "birth_registration_unit_code")
     birth_known, birth_commune, _ = _unit_lookup(birth_unit, _resolve_any_commune)
-    reject.add(pc.and_(pc.is_valid(birth_unit), pc.invert(birth_known)), code="UNIT_UNKNOWN",
+    reject.add(pc.and_kleene(pc.is_valid(birth_unit), pc.invert(birth_known)), code="UNIT_UNKNOWN",
                column="birth_registration_unit_code", value=birth_unit)
     origin = _text(table, "origin_unit_code")
     origin_known, _, _ = _unit_lookup(origin, lambda code: ("", "") if get_unit(code) else None)
-    reject.add(pc.and_(pc.is_valid(origin), pc.invert(origin_known)), code="UNIT_UNKNOWN", column="origin_unit_code",
+    reject.add(pc.and_kleene(pc.is_valid(origin), pc.invert(origin_known)), code="UNIT_UNKNOWN", column="origin_unit_code",
                value=origin)
 
     status = pc.coalesce(pc.utf8_lower(_text(table, "life_status")), LifeStatus.ALIVE.value)
@@ -217,9 +217,9 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
     status_text = _text(table, "life_status_date")
     status_date, _ = _parse_partial_dates(status_text)
     alive = pc.equal(status, LifeStatus.ALIVE.value)
-    reject.add(pc.and_(pc.invert(alive), pc.is_null(status_date)), code="DATE_INVALID", column="life_status_date",
+    reject.add(pc.and_kleene(pc.invert(alive), pc.is_null(status_date)), code="DATE_INVALID", column="life_status_date",
                value=status_text)
-    reject.add(pc.and_(pc.invert(alive), pc.or_(pc.less(status_date, birth),
+    reject.add(pc.and_kleene(pc.invert(alive), pc.or_kleene(pc.less(status_date, birth),
                                                  pc.greater(status_date, pa.scalar(today, pa.date32())))),
                code="DATE_INVALID", column="life_status_date", value=status_text)
 
@@ -232,7 +232,7 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
     old_known, old_commune, old_province = _unit_lookup(unit_code, _resolve_commune(UnitGeneration.PRE_2025))
     is_old = pc.equal(generation, UnitGeneration.PRE_2025.value)
     unit_known = pc.if_else(is_old, old_known, current_known)
-    reject.add(pc.and_(pc.is_valid(unit_code), pc.invert(unit_known)), code="UNIT_UNKNOWN", column="unit_code",
+    reject.add(pc.and_kleene(pc.is_valid(unit_code), pc.invert(unit_known)), code="UNIT_UNKNOWN", column="unit_code",
                value=unit_code)
     reject.add(pc.xor(pc.is_valid(unit_code), pc.is_valid(address)), code="RESIDENCE_INCOMPLETE",
                column="address_line", value=address)

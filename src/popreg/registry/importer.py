@@ -126,8 +126,9 @@ class _Source:
         self.ignored = tuple(n for n, r in zip(names, self.renamed, strict=True) if r not in import_rules.KNOWN_COLUMNS)
 
     def _csv_header(self) -> list[str]:
-        with self.path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+        with self.path.open("rb") as handle:
+            first_line = handle.readline().decode("utf-8-sig")
+        header = next(csv.reader([first_line]), None)
         if not header:
             raise ImportFailed(f"{self.path.name} is empty: it has no header line.", code="IMPORT_FILE_EMPTY")
         return [name.strip() for name in header]

@@ -18,6 +18,8 @@ from popreg.synth.arrays import BoolArray, IntArray
 
 ByteMatrix = npt.NDArray[np.uint8]
 
+_DIVIDE_BY_THOUSAND = 1_073_742
+"""ceil(2**30 / 1000)."""
 _DIGITS_3 = np.array([[48 + d // 100, 48 + d // 10 % 10, 48 + d % 10] for d in range(1000)], dtype=np.uint8)
 
 
@@ -44,14 +46,15 @@ def fixed_width(chars: ByteMatrix, null: BoolArray | None = None) -> pa.StringAr
 
 
 def digits(values: IntArray, width: int) -> ByteMatrix:
-    """Zero-padded decimal digits of non-negative integers, ``width`` digits (a multiple of 3 or not)."""
-    chunks = -(-width // 3)
-    out = np.empty((len(values), chunks * 3), dtype=np.uint8)
-    remaining = values.astype(np.int64)
-    for chunk in range(chunks - 1, -1, -1):
-        remaining, low = np.divmod(remaining, 1000)
-        out[:, chunk * 3:chunk * 3 + 3] = _DIGITS_3[low]
-    return out[:, chunks * 3 - width:]
+    """Zero-padded decimal digits of integers from 0 to 999,999 (``width`` at most 6)."""
+    if width > 6 or (len(values) and (values.min() < 0 or values.max() >= 10**width)):
+        raise ValueError(f"Only integers from 0 to {10**width - 1} can be written on {width} digits.")
+    # value // 1000 by multiplication and shift: exact below 6 million.
+    high = (values.astype(np.int64) * _DIVIDE_BY_THOUSAND) >> 30
+    out = np.empty((len(values), 6), dtype=np.uint8)
+    out[:, :3] = _DIGITS_3[high]
+    out[:, 3:] = _DIGITS_3[values - high * 1000]
+    return out[:, 6 - width:]
 
 
 def from_vocabulary(vocabulary: pa.StringArray, indices: IntArray) -> pa.StringArray:

@@ -6,7 +6,8 @@ two digits of the year of birth, and a six-digit serial. As the register does, s
 keyed permutation of a per-prefix counter, never from "draw, then retry until unique":
 
 * persons are grouped by their six-digit prefix ``PPPGYY`` with one sort, and numbered 0, 1, 2 ...
-  within their group: that is the counter;
+  within their group; a population drawn in several independent chunks ("lanes") interleaves
+  them, the counter being ``number * lanes + lane``, so chunks never share a counter;
 * the counter goes through a balanced Feistel network on its two base-1000 halves, which is a
   permutation of ``[0, 1_000_000)``, keyed by the seed and the prefix.
 
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from popreg.synth.arrays import BoolArray, IntArray
+from popreg.synth.columns import ByteMatrix, digits
 
 SERIAL_SPACE = 1_000_000
 _HALF = 1_000
@@ -62,10 +64,10 @@ def prefixes(province_code: IntArray, birth_year: IntArray, female: BoolArray) -
     return province_code * 1000 + century_sex * 100 + birth_year % 100
 
 
-def serials(prefix: IntArray, *, key: int) -> IntArray:
-    """A serial for each person, unique among the persons sharing a prefix.
+def serials(prefix: IntArray, *, key: int, lane: int = 0, lanes: int = 1) -> IntArray:
+    """A serial for each person, unique among the persons sharing a prefix in all lanes.
 
-    Raises ``ValueError`` if a prefix has more than a million persons (the serial space).
+    Raises ``ValueError`` if the counters of a prefix overflow the serial space (a million).
     """
     size = len(prefix)
     if size >= 1 << _INDEX_BITS:
@@ -77,7 +79,7 @@ def serials(prefix: IntArray, *, key: int) -> IntArray:
     starts_group[1:] = grouped[1:] != grouped[:-1]
     group_start = np.maximum.accumulate(np.where(starts_group, position, 0))
     counter = np.empty(size, dtype=np.int64)
-    counter[order] = position - group_start
+    counter[order] = (position - group_start) * lanes + lane
     if size and counter.max() >= SERIAL_SPACE:
         raise ValueError("More than 1,000,000 persons share one PIN prefix: the serial space is exhausted.")
 
@@ -95,7 +97,10 @@ def serials(prefix: IntArray, *, key: int) -> IntArray:
     return left.astype(np.int64) * _HALF + right.astype(np.int64)
 
 
-def pin_numbers(province_code: IntArray, birth_year: IntArray, female: BoolArray, *, key: int) -> IntArray:
-    """The 12-digit PINs as integers (format with 12 digits, leading zeros kept)."""
+def pin_characters(
+    province_code: IntArray, birth_year: IntArray, female: BoolArray, *, key: int, lane: int = 0, lanes: int = 1
+) -> ByteMatrix:
+    """The 12 ASCII digits of each person's PIN, one row per person."""
     prefix = prefixes(province_code, birth_year, female)
-    return prefix * SERIAL_SPACE + serials(prefix, key=key)
+    serial = serials(prefix, key=key, lane=lane, lanes=lanes)
+    return np.concatenate([digits(prefix, 6), digits(serial, 6)], axis=1)
