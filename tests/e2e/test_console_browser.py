@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from builders import BA_DINH, PASSWORD, add_official
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from builders import BA_DINH, PASSWORD, add_official
 from popreg.app import create_app
 from popreg.kit.database import Database
 from popreg.kit.settings import Settings

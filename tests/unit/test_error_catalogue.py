@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RAISED = re.compile(r'code="([A-Z][A-Z_]+)"')
+RAISED = re.compile(r'code(?: =|=)\s*"([A-Z][A-Z_]+)"')
 
 
 def test_every_raised_error_code_is_documented():

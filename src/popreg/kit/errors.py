@@ -56,7 +56,3 @@ class Forbidden(DomainError):
     status_code = 403
     code = "FORBIDDEN"
 
-
-class TooManyRequests(DomainError):
-    status_code = 429
-    code = "RATE_LIMITED"

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter
 
 from popreg.kit.errors import NotAuthenticated
 from popreg.kit.http import DatabaseDep, SessionDep, SettingsDep
 from popreg.officials import service
-from popreg.officials.dependencies import CurrentOfficial, _bearer, session_token
+from popreg.officials.dependencies import BearerToken, CurrentOfficial
 from popreg.officials.schemas import LoginIn, OfficialRead, TokenRead
 
 router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
@@ -36,12 +33,9 @@ def login(data: LoginIn, database: DatabaseDep, settings: SettingsDep) -> TokenR
 
 
 @router.post("/logout", operation_id="official_logout", status_code=204)
-def logout(request: Request, session: SessionDep, official: CurrentOfficial,
-           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+def logout(session: SessionDep, official: CurrentOfficial, token: BearerToken) -> None:
     """End the current session; its token stops working at once."""
-    token = session_token(request, credentials)
-    if token:
-        service.end_session(session, token=token)
+    service.end_session(session, token=token)
 
 
 @router.get("/me", operation_id="official_me", response_model=OfficialRead)

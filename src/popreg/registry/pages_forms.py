@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.orm import Session
 
 from popreg.kit.errors import DomainError
 from popreg.kit.http import SessionDep
@@ -169,7 +168,7 @@ def register_person(request: Request, console: ConsoleOfficial, session: Session
     except (DomainError, ValidationError) as error:
         errors = _form_errors(request, error, form, REGISTER_ALIASES)
         return _register_page(request, console.principal, form, errors, status_code=_status_of(error))
-    return RedirectResponse(f"/console/persons/{pin}?notice=registered", status_code=303)
+    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=registered", status_code=303)
 
 
 def _register_page(request: Request, principal: OfficialPrincipal, form: RegisterPersonForm, errors: FormErrors,
@@ -198,14 +197,13 @@ def change_person(request: Request, pin: str, console: ConsoleOfficial, session:
     try:
         data = form.to_input()
         with session.begin_nested():
-            person = service.update_person(session, principal=console.principal, pin=pin, data=data)
-            pin = person.pin
+            service.update_person(session, principal=console.principal, pin=pin, data=data)
     except (DomainError, ValidationError) as error:
         _raise_page_refusal(error)
         errors = _form_errors(request, error, form, {})
         current = service.get_person(session, principal=console.principal, pin=pin)
         return _change_page(request, console.principal, current, form, errors, status_code=_status_of(error))
-    return RedirectResponse(f"/console/persons/{pin}?notice=changed", status_code=303)
+    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=changed", status_code=303)
 
 
 def _change_page(request: Request, principal: OfficialPrincipal, person: PersonRead, form: ChangePersonForm,
@@ -234,14 +232,13 @@ def record_death(request: Request, pin: str, console: ConsoleOfficial, session: 
     try:
         data = form.to_input()
         with session.begin_nested():
-            person = service.set_life_status(session, principal=console.principal, pin=pin, data=data)
-            pin = person.pin
+            service.set_life_status(session, principal=console.principal, pin=pin, data=data)
     except (DomainError, ValidationError) as error:
         _raise_page_refusal(error)
         errors = _form_errors(request, error, form, DEATH_ALIASES)
         current = service.get_person(session, principal=console.principal, pin=pin)
         return _death_page(request, current, form, errors, status_code=_status_of(error))
-    return RedirectResponse(f"/console/persons/{pin}?notice=death_recorded", status_code=303)
+    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=death_recorded", status_code=303)
 
 
 def _death_page(request: Request, person: PersonRead, form: RecordDeathForm, errors: FormErrors, *,
@@ -274,15 +271,13 @@ def register_residence(request: Request, pin: str, console: ConsoleOfficial, ses
     try:
         data = form.to_input()
         with session.begin_nested():
-            residence = service.register_residence(session, principal=console.principal, pin=pin, data=data)
-            person_id = residence.person_id
+            service.register_residence(session, principal=console.principal, pin=pin, data=data)
     except (DomainError, ValidationError) as error:
         _raise_page_refusal(error)
         errors = _form_errors(request, error, form, {})
         current = service.get_person(session, principal=console.principal, pin=pin)
         return _residence_page(request, console.principal, current, form, errors, status_code=_status_of(error))
-    return RedirectResponse(f"/console/persons/{_pin_of(session, person_id)}?notice=residence_registered",
-                            status_code=303)
+    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=residence_registered", status_code=303)
 
 
 def _residence_page(request: Request, principal: OfficialPrincipal, person: PersonRead, form: RegisterResidenceForm,
@@ -290,10 +285,6 @@ def _residence_page(request: Request, principal: OfficialPrincipal, person: Pers
     return render(request, "residence_register.html", {
         **_choices(request, principal), "person": person, "values": form.model_dump(), "errors": errors,
         "fields": list(RegisterResidenceForm.model_fields)}, status_code=status_code)
-
-
-def _pin_of(session: Session, person_id: int) -> str:
-    return service.person_view_by_id(session, person_id).pin
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from popreg.web.templating import format_date, format_partial_date, unit_label
 # Derived from the full name or shown with the date of birth: not repeated in the timeline.
 HIDDEN_IN_TIMELINE = frozenset({"family_name", "middle_name", "given_name", "birth_date_precision"})
 UNIT_FIELDS = {"birth_registration_unit_code": None, "origin_unit_code": "origin_unit_generation"}
+# Fields whose form label ("... (commune code)") reads wrong for a stored value.
+TIMELINE_LABELS = {"birth_registration_unit_code": "person.birth_registration", "origin_unit_code": "person.origin"}
 EMPTY = "—"
 
 
@@ -134,7 +136,8 @@ class Presenter:
                 continue
             collection, _, item = key.partition(".")
             label_key = collection if item else key
-            lines.append(ChangeLine(label=self.t.label(label_key),
+            label = self.t(TIMELINE_LABELS[label_key]) if label_key in TIMELINE_LABELS else self.t.label(label_key)
+            lines.append(ChangeLine(label=label,
                                     before=self._value(label_key, before, event.changes, side=0),
                                     after=self._value(label_key, after, event.changes, side=1)))
         return TimelineEntry(

@@ -321,7 +321,11 @@ def _load_parents(session: Session, data: PersonCreate, birth: PartialDate) -> l
                            (RelationKind.MOTHER, data.mother_pin, Sex.FEMALE)):
         if pin is None:
             continue
-        parent = _load_person(session, pin)
+        try:
+            parent = _load_person(session, pin)
+        except (InvalidInput, NotFound) as error:
+            error.details = {**error.details, "field": f"{kind.value}_pin"}
+            raise
         if parent.sex != sex.value:
             raise InvalidInput(f"The {kind.value} given (PIN {pin}) is not recorded as {sex.name.lower()}.",
                                code="RELATION_PARENT_SEX_MISMATCH", details={"field": f"{kind.value}_pin"})

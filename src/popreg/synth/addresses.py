@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from popreg.synth.arrays import IntArray
+from popreg.synth.columns import from_vocabulary, join
 from popreg.synth.frequencies import address_words
 from popreg.synth.geography import commune_frame
 
@@ -86,15 +87,15 @@ def address_lines(rng: np.random.Generator, current_commune: IntArray) -> pa.Str
     alley_number = pa.array(rng.integers(1, 200, size)).cast(pa.string())
     numbered = rng.random(size) < words.numbered_village_share
     village_number = pa.array(rng.integers(1, 16, size)).cast(pa.string())
-    village_name = tables.village_names.take(pa.array(rng.integers(0, len(tables.village_names), size)))
+    village_name = from_vocabulary(tables.village_names, rng.integers(0, len(tables.village_names), size))
     street_name = rng.integers(1, len(tables.street_names), size)
 
-    first = pc.if_else(pa.array(urban), pa.scalar("Số "), tables.village_words.take(
-        pa.array(style * _WORDS_PER_STYLE + word)))
+    first = pc.if_else(
+        pa.array(urban), pa.scalar("Số "), from_vocabulary(tables.village_words, style * _WORDS_PER_STYLE + word)
+    )
     second = pc.if_else(pa.array(urban), house, pc.if_else(pa.array(numbered), village_number, village_name))
-    alley = tables.alley_words.take(pa.array(np.where(has_alley, style + 1, 0)))
+    alley = from_vocabulary(tables.alley_words, np.where(has_alley, style + 1, 0))
     alley_digits = pc.if_else(pa.array(has_alley), alley_number, pa.scalar(""))
-    street = tables.street_words.take(pa.array(np.where(urban, 1 + style * _WORDS_PER_STYLE + word, 0)))
-    name = tables.street_names.take(pa.array(np.where(urban, street_name, 0)))
-    joined = pc.binary_join_element_wise(first, second, alley, alley_digits, street, name, "")
-    return joined  # type: ignore[no-any-return]
+    street = from_vocabulary(tables.street_words, np.where(urban, 1 + style * _WORDS_PER_STYLE + word, 0))
+    name = from_vocabulary(tables.street_names, np.where(urban, street_name, 0))
+    return join(first, second, alley, alley_digits, street, name)

@@ -88,4 +88,5 @@ class AliasTable:
             column = np.minimum(scaled.astype(np.int64), sizes - 1)
             flat = column + self.offset[row]
         keep = (scaled - column) < self.probability[flat]
-        return np.where(keep, column, self.alias[flat])
+        outcome: IntArray = np.where(keep, column, self.alias[flat])
+        return outcome

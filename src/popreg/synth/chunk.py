@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from popreg.synth.arrays import BoolArray, IntArray
+from popreg.synth.addresses import address_lines
+from popreg.synth.arrays import BoolArray, FloatArray, IntArray
 from popreg.synth.defects import make_duplicates
 from popreg.synth.frequencies import household_parameters, population_tables, vital_parameters
 from popreg.synth.geography import CommuneFrame, commune_frame
@@ -41,10 +42,24 @@ from popreg.synth.persons import (
     truncate_to_precision,
 )
 from popreg.synth.pins import pin_characters
-from popreg.synth.tables import Places, households_table, members_table, relations_table, residences_table, truth_table
+from popreg.synth.tables import (
+    Places,
+    households_table,
+    joined_dates,
+    members_table,
+    relations_table,
+    residences_table,
+    truth_table,
+)
 
 CHUNK_SIZE = 250_000
-"""Persons per chunk: large enough for realistic household matching, small enough to parallelise."""
+"""Most persons per chunk: small enough to parallelise and to bound the memory of intermediate arrays."""
+MINIMUM_CHUNK_SIZE = 25_000
+"""Fewest persons per chunk when a population is split for parallelism: enough for realistic
+household matching (a chunk pairs spouses and places children only among its own persons)."""
+PARALLEL_CHUNKS = 4
+"""A population of at least ``PARALLEL_CHUNKS * MINIMUM_CHUNK_SIZE`` persons is split into at
+least this many chunks. The split depends only on the number of persons, never on the machine."""
 _SPOUSE_OF_OTHER_GROUP_SHARE = 0.05
 _OWN_RELIGION_SHARE = 0.1
 _DECEASED_FEMALE_SHARE = 0.45
@@ -87,7 +102,9 @@ def _follow_fathers(values: IntArray, father: IntArray) -> IntArray:
     return out
 
 
-def _draw_ages(rng: np.random.Generator, living: int, deceased: int, reference_day: int) -> tuple[IntArray, BoolArray, IntArray]:
+def _draw_ages(
+    rng: np.random.Generator, living: int, deceased: int, reference_day: int
+) -> tuple[IntArray, BoolArray, IntArray]:
     """Birth days and sexes of the living then the deceased, and the deceased's days of death."""
     tables = population_tables()
     vital = vital_parameters()
@@ -121,7 +138,7 @@ def _draw_persons(
     rng: np.random.Generator,
     plan: ChunkPlan,
     frame: CommuneFrame,
-) -> tuple[PersonDraws, HouseholdStructure, Places, IntArray]:
+) -> tuple[PersonDraws, HouseholdStructure, Places, FloatArray]:
     """Every attribute of the chunk's original persons, their households and places.
 
     Returns the draws, the household structure, the places of households and deceased persons,
@@ -154,7 +171,10 @@ def _draw_persons(
     groups = len(tables.ethnic_codes)
     household_group = tables.ethnicity.draw(rng.random(households), household_province)
     ethnicity = np.concatenate(
-        [household_group[structure.household], tables.ethnicity.draw(rng.random(deceased_count), province[living_count:])]
+        [
+            household_group[structure.household],
+            tables.ethnicity.draw(rng.random(deceased_count), province[living_count:]),
+        ]
     )
     other_group = np.flatnonzero(
         (np.concatenate([structure.spouse, np.full(deceased_count, -1)]) >= 0)
@@ -237,25 +257,37 @@ def draw_chunk(plan: ChunkPlan) -> ChunkTables:
     # Person ids in a random order within the chunk, so that an id says nothing about the record.
     person_id = np.empty(records, dtype=np.int64)
     person_id[rng.permutation(records)] = np.arange(plan.first_person_id, plan.first_person_id + records)
-    shared = {"frame": frame, "ethnic_codes": tables.ethnic_codes, "religion_codes": tables.religion_codes}
     persons = pa.concat_tables(
         [
-            persons_table(originals, person_id=person_id[: plan.persons], pin=pins[: plan.persons], **shared),
+            persons_table(
+                originals,
+                person_id=person_id[: plan.persons],
+                pin=pins[: plan.persons],
+                frame=frame,
+                ethnic_codes=tables.ethnic_codes,
+                religion_codes=tables.religion_codes,
+            ),
             persons_table(
                 duplicates.draws,
-                person_id=person_id[plan.persons:],
-                pin=pins[plan.persons:],
+                person_id=person_id[plan.persons :],
+                pin=pins[plan.persons :],
                 stripped=duplicates.stripped,
-                **shared,
+                frame=frame,
+                ethnic_codes=tables.ethnic_codes,
+                religion_codes=tables.religion_codes,
             ),
         ]
     )
     living_ids = person_id[:living_count]
-    residences, joined_on = residences_table(
+    household_lines = address_lines(rng, frame.place_current[places.household])
+    joined_on = joined_dates(rng, structure, age, originals.birth_day, plan.reference_day)
+    residences = residences_table(
         rng,
         frame=frame,
         structure=structure,
         places=places,
+        household_lines=household_lines,
+        joined_on=joined_on,
         originals=originals,
         duplicates=duplicates,
         person_id=person_id,
@@ -264,7 +296,7 @@ def draw_chunk(plan: ChunkPlan) -> ChunkTables:
     )
     return ChunkTables(
         persons=persons,
-        households=households_table(rng, frame, structure, places, living_ids, chunk=plan.index),
+        households=households_table(frame, structure, places, household_lines, living_ids, chunk=plan.index),
         household_members=members_table(structure, living_ids, joined_on),
         residences=residences,
         relations=relations_table(structure, living_ids),

@@ -9,10 +9,12 @@ distinct values of varying width ("permanent", "temporary") are gathered from a 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from popreg.synth.arrays import BoolArray, IntArray
 
@@ -32,6 +34,11 @@ def code_matrix(codes: Sequence[str]) -> ByteMatrix:
     return np.frombuffer(raw, dtype=np.uint8).reshape(len(codes), width).copy()
 
 
+def rows(chars: ByteMatrix, indices: IntArray) -> ByteMatrix:
+    """The rows of a byte matrix at the given indices (``np.take`` copies whole rows at once)."""
+    return np.take(chars, indices, axis=0)
+
+
 def fixed_width(chars: ByteMatrix, null: BoolArray | None = None) -> pa.StringArray:
     """A string array whose values are the rows of ``chars`` (null where ``null`` is true)."""
     count, width = chars.shape
@@ -39,10 +46,20 @@ def fixed_width(chars: ByteMatrix, null: BoolArray | None = None) -> pa.StringAr
     data = np.ascontiguousarray(chars)
     validity = None
     if null is not None and null.any():
-        validity = pa.py_buffer(np.packbits(~null, bitorder="little"))
-    return pa.StringArray.from_buffers(  # type: ignore[no-any-return]
-        count, pa.py_buffer(offsets), pa.py_buffer(data), validity, null_count=-1
-    )
+        validity = _buffer(np.packbits(~null, bitorder="little"))
+    return pa.StringArray.from_buffers(count, _buffer(offsets), _buffer(data), validity, null_count=-1)
+
+
+def _buffer(values: npt.NDArray[Any]) -> pa.Buffer:
+    """The memory of a NumPy array as an Arrow buffer, without copying."""
+    # NumPy arrays export the buffer protocol, which the NumPy stubs do not declare for Python 3.11.
+    return pa.py_buffer(values)  # type: ignore[arg-type]
+
+
+def join(*parts: pa.StringArray) -> pa.StringArray:
+    """Concatenate string columns row by row (all non-null)."""
+    joined = pc.binary_join_element_wise(*parts, "")  # type: ignore[call-overload]
+    return joined  # type: ignore[no-any-return]
 
 
 def digits(values: IntArray, width: int) -> ByteMatrix:
@@ -52,15 +69,15 @@ def digits(values: IntArray, width: int) -> ByteMatrix:
     # value // 1000 by multiplication and shift: exact below 6 million.
     high = (values.astype(np.int64) * _DIVIDE_BY_THOUSAND) >> 30
     out = np.empty((len(values), 6), dtype=np.uint8)
-    out[:, :3] = _DIGITS_3[high]
-    out[:, 3:] = _DIGITS_3[values - high * 1000]
-    return out[:, 6 - width:]
+    out[:, :3] = rows(_DIGITS_3, high)
+    out[:, 3:] = rows(_DIGITS_3, values - high * 1000)
+    return out[:, 6 - width :]
 
 
 def from_vocabulary(vocabulary: pa.StringArray, indices: IntArray) -> pa.StringArray:
     """The vocabulary entry at each index (indices narrowed so the gather is cheap)."""
-    narrow = indices.astype(np.uint8 if len(vocabulary) <= 256 else np.int32)
-    return vocabulary.take(pa.array(narrow))
+    narrow: npt.NDArray[np.integer[Any]] = indices.astype(np.uint8 if len(vocabulary) <= 256 else np.int32)
+    return vocabulary.take(narrow)
 
 
 def vocabulary(values: Sequence[str]) -> pa.StringArray:

@@ -31,8 +31,9 @@ from enum import IntFlag
 import numpy as np
 import pyarrow as pa
 
-from popreg.synth.arrays import BoolArray, IntArray
 from popreg.synth.alias import AliasTable
+from popreg.synth.arrays import BoolArray, IntArray
+from popreg.synth.columns import from_vocabulary
 from popreg.synth.names import TYPO_VARIANTS, name_parts
 from popreg.synth.persons import DAY, PersonDraws, calendar_parts, from_calendar
 
@@ -74,11 +75,12 @@ class Duplicates:
 
     @property
     def outdated_address(self) -> BoolArray:
-        return (self.defects & Defect.OUTDATED_ADDRESS) != 0
+        outdated: BoolArray = (self.defects & Defect.OUTDATED_ADDRESS) != 0
+        return outdated
 
     def labels(self) -> pa.StringArray:
         """The defect label of each duplicate."""
-        return _LABELS.take(pa.array(self.defects))
+        return from_vocabulary(_LABELS, self.defects)
 
 
 def _eligibility(draws: PersonDraws, on_2025_units: BoolArray) -> list[BoolArray]:
@@ -130,9 +132,7 @@ def _swap_day_and_month(draws: PersonDraws, chosen: BoolArray) -> PersonDraws:
 
 def _empty_a_field(rng: np.random.Generator, draws: PersonDraws, chosen: BoolArray) -> PersonDraws:
     empty_middle = name_parts().empty_middle
-    available = np.stack(
-        [draws.middle != empty_middle, draws.birth_unit_place >= 0, draws.origin_place >= 0], axis=1
-    )
+    available = np.stack([draws.middle != empty_middle, draws.birth_unit_place >= 0, draws.origin_place >= 0], axis=1)
     # A random field among those the record has: random keys, the unavailable ones never win.
     field = np.argmax(np.where(available, rng.random(available.shape), -1.0), axis=1)
     return draws.with_changes(

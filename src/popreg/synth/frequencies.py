@@ -75,10 +75,12 @@ class StepTable:
     def at(self, x: npt.ArrayLike) -> FloatArray:
         """The value in force at each ``x``."""
         whole = np.clip(np.asarray(x), 0, _LOOKUP_SIZE - 1).astype(np.int64)
-        return self.lookup[whole]
+        values: FloatArray = self.lookup[whole]
+        return values
 
 
 # -- population, ethnicity, religion --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PopulationTables:
@@ -160,15 +162,15 @@ def _religion_shares(
         g = ethnic_codes.index(code)
         share[:, g, :] = vector(shares)
         fixed[:, g] = True
-    share = share.reshape(-1, len(codes))
+    cell_share = share.reshape(-1, len(codes))
     fixed_flat = fixed.reshape(-1)
     # Everyone outside the places and groups listed gets the residual distribution that makes the
     # national shares come out as published.
-    explained = (cells[fixed_flat, None] * share[fixed_flat]).sum(axis=0)
+    explained = (cells[fixed_flat, None] * cell_share[fixed_flat]).sum(axis=0)
     residual_mass = cells[~fixed_flat].sum()
     residual = np.clip(target * cells.sum() - explained, 0.0, None)[1:] / residual_mass
-    share[~fixed_flat] = vector(dict(zip(codes[1:], residual, strict=True)))
-    return codes, share, target
+    cell_share[~fixed_flat] = vector(dict(zip(codes[1:], residual, strict=True)))
+    return codes, cell_share, target
 
 
 @cache
@@ -207,6 +209,7 @@ def population_tables() -> PopulationTables:
 
 # -- names -----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class NameTables:
     """Vocabularies of name parts and the distributions to draw them from.
@@ -228,6 +231,10 @@ class NameTables:
     given_names: tuple[str, ...]
     given: AliasTable
     modern_given_share: StepTable
+
+
+_EXACT_FAMILY_NAME_SHARE = 0.005
+"""National family-name shares at least this large are reproduced exactly (up to sampling)."""
 
 
 def _vocabulary(*tables: Mapping[str, float]) -> tuple[str, ...]:
@@ -271,6 +278,12 @@ def name_tables() -> NameTables:
         covered += group_share[g]
         rows.append(weights)
     general = np.clip(target - explained, 0.0, None) / (1.0 - covered)
+    # Where a group's table names someone more often than the national table allows, the clipped
+    # difference is taken from the rarer names, so that the frequent ones keep their share.
+    frequent = target >= _EXACT_FAMILY_NAME_SHARE
+    rare_total = general[~frequent].sum()
+    excess = general.sum() - 1.0
+    general[~frequent] *= max(rare_total - excess, 0.0) / rare_total
 
     middle = _read("middle_names.json")
     middle_tables = [middle[variant][sex] for sex in SEXES for variant in ("other", "traditional")]
@@ -296,6 +309,7 @@ def name_tables() -> NameTables:
 
 
 # -- living arrangements and vital events ------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Gap:

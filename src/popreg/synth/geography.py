@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow as pa
 
 from popreg.synth.alias import AliasTable
-from popreg.synth.arrays import BoolArray, IntArray
-from popreg.synth.columns import ByteMatrix, code_matrix, fixed_width, from_vocabulary, vocabulary
+from popreg.synth.arrays import BoolArray, FloatArray, IntArray
+from popreg.synth.columns import ByteMatrix, code_matrix, fixed_width, from_vocabulary, rows, vocabulary
 from popreg.synth.frequencies import population_tables
 from popreg.units.catalogue import UnitGeneration, UnitLevel, communes, to_current
 
@@ -74,15 +74,15 @@ class CommuneFrame:
         """The commune code each place is recorded with: 2025 or pre-2025; null where place is -1."""
         missing = place < 0
         row = 2 * np.where(missing, 0, place) + on_2025_units
-        return fixed_width(self.place_unit_chars[row], missing)
+        return fixed_width(rows(self.place_unit_chars, row), missing)
 
     def current_communes(self, place: IntArray) -> pa.StringArray:
         """The 2025 commune code of each place."""
-        return fixed_width(self.place_unit_chars[2 * place + 1])
+        return fixed_width(rows(self.place_unit_chars, 2 * place + 1))
 
     def current_provinces(self, place: IntArray) -> pa.StringArray:
         """The 2025 province code of each place."""
-        return fixed_width(self.place_province_chars[place])
+        return fixed_width(rows(self.place_province_chars, place))
 
     @staticmethod
     def generations(on_2025_units: BoolArray) -> pa.StringArray:

@@ -130,15 +130,12 @@ def form_households(
 ) -> HouseholdStructure:
     """Group living persons (exact ages in years, sex) into households; see the module docstring."""
     size = len(age)
-    sex = female.astype(np.int64)
     father = np.full(size, -1, dtype=np.int64)
     mother = np.full(size, -1, dtype=np.int64)
     spouse = np.full(size, -1, dtype=np.int64)
 
     # 1. Couples, paired by rank of age plus noise.
-    married_share = np.where(
-        female, parameters.married_share[1].at(age), parameters.married_share[0].at(age)
-    )
+    married_share = np.where(female, parameters.married_share[1].at(age), parameters.married_share[0].at(age))
     minimum_age = np.where(female, parameters.minimum_marriage_age[1], parameters.minimum_marriage_age[0])
     married = (age >= minimum_age) & (rng.random(size) < married_share)
     men = rng.permutation(np.flatnonzero(married & ~female))
@@ -233,9 +230,7 @@ def form_households(
     # 4. Some unmarried adults live with a couple as sibling or other relative.
     is_host = np.zeros(units, dtype=bool)
     is_host[host_of[older]] = True
-    loose = np.flatnonzero(
-        ~is_couple & ~has_children & ~is_host & (host_of < 0) & (unit_age < _OLDER_PERSON_AGE)
-    )
+    loose = np.flatnonzero(~is_couple & ~has_children & ~is_host & (host_of < 0) & (unit_age < _OLDER_PERSON_AGE))
     loose = loose[rng.random(len(loose)) < parameters.unmarried_joins_relatives_share]
     couple_hosts = np.flatnonzero(is_couple & (host_of < 0) & (unit_age < _OLDER_PERSON_AGE))
     if len(couple_hosts):

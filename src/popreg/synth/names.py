@@ -25,14 +25,27 @@ import pyarrow.compute as pc
 
 from popreg.kit.text import fold, strip_diacritics
 from popreg.synth.arrays import BoolArray, IntArray
+from popreg.synth.columns import from_vocabulary, join
 from popreg.synth.frequencies import name_tables
 
 TYPO_VARIANTS = 4
 """Misspelt variants per vocabulary entry; variant ``k`` of entry ``v`` has index ``V + v * 4 + k``."""
 _TYPO_SEED = 84
 _TONE_MARKS = ("\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
-_CONFUSIONS = (("l", "n"), ("n", "l"), ("y", "i"), ("i", "y"), ("s", "x"), ("x", "s"), ("gi", "d"),
-               ("d", "gi"), ("tr", "ch"), ("ch", "tr"), ("ng", "n"), ("nh", "n"))
+_CONFUSIONS = (
+    ("l", "n"),
+    ("n", "l"),
+    ("y", "i"),
+    ("i", "y"),
+    ("s", "x"),
+    ("x", "s"),
+    ("gi", "d"),
+    ("d", "gi"),
+    ("tr", "ch"),
+    ("ch", "tr"),
+    ("ng", "n"),
+    ("nh", "n"),
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,7 @@ def _retone(word: str, rng: np.random.Generator) -> str:
         i = marks[0]
         current = decomposed[i]
         choices = [mark for mark in (*_TONE_MARKS, "") if mark != current]
-        decomposed = decomposed[:i] + choices[int(rng.integers(len(choices)))] + decomposed[i + 1:]
+        decomposed = decomposed[:i] + choices[int(rng.integers(len(choices)))] + decomposed[i + 1 :]
     else:
         vowels = [i for i, ch in enumerate(decomposed) if ch.lower() in "aeiouy"]
         if not vowels:
@@ -77,7 +90,7 @@ def _confuse(word: str, rng: np.random.Generator) -> str:
         return word
     a, b = options[int(rng.integers(len(options)))]
     i = lower.index(a)
-    replaced = word[:i] + b + word[i + len(a):]
+    replaced = word[:i] + b + word[i + len(a) :]
     return replaced[:1].upper() + replaced[1:] if word[:1].isupper() else replaced
 
 
@@ -85,14 +98,14 @@ def _transpose(word: str, rng: np.random.Generator) -> str:
     if len(word) < 3:
         return word
     i = int(rng.integers(1, len(word) - 1))
-    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
 
 
 def _drop_or_double(word: str, rng: np.random.Generator) -> str:
     if len(word) < 3:
         return word + word[-1:]
     i = int(rng.integers(1, len(word)))
-    return word[:i] + word[i + 1:] if rng.random() < 0.5 else word[:i] + word[i] + word[i:]
+    return word[:i] + word[i + 1 :] if rng.random() < 0.5 else word[:i] + word[i] + word[i:]
 
 
 _MISTAKES = (_retone, _confuse, _transpose, _drop_or_double)
@@ -114,7 +127,7 @@ def misspellings(name: str, rng: np.random.Generator) -> list[str]:
             mistake = _MISTAKES[(k + attempt) % len(_MISTAKES)]
             candidate = mistake(words[w], rng)
             if candidate != words[w]:
-                changed = " ".join([*words[:w], candidate, *words[w + 1:]])
+                changed = " ".join([*words[:w], candidate, *words[w + 1 :]])
                 break
         variants.append(unicodedata.normalize("NFC", changed))
     return variants
@@ -171,9 +184,7 @@ def name_parts() -> NameParts:
         given=_part(given, rng),
         empty_middle=middle.index(""),
         middle_given=pa.array([f"{m} {g}" if m else g for m in middle for g in given], pa.string()),
-        middle_given_folded=pa.array(
-            [f"{fold(m)} {g}" if m else g for m in middle for g in folded_given], pa.string()
-        ),
+        middle_given_folded=pa.array([f"{fold(m)} {g}" if m else g for m in middle for g in folded_given], pa.string()),
     )
 
 
@@ -224,7 +235,7 @@ class NameColumns:
 
 
 def _take(values: pa.StringArray, indices: IntArray) -> pa.StringArray:
-    return values.take(pa.array(indices.astype(np.int32)))
+    return from_vocabulary(values, indices)
 
 
 def name_columns(names: NameIndices, stripped: BoolArray | None = None) -> NameColumns:
@@ -237,37 +248,26 @@ def name_columns(names: NameIndices, stripped: BoolArray | None = None) -> NameC
     family_name = _take(family.plain, names.family)
     middle_name = _take(middle.plain, names.middle)
     given_name = _take(given.plain, names.given)
-    correctly_spelt = (
-        len(names.family) == 0
-        or (names.middle.max() < middle.size and names.given.max() < given.size)
-    )
+    correctly_spelt = len(names.family) == 0 or (names.middle.max() < middle.size and names.given.max() < given.size)
     if correctly_spelt:
         pair = names.middle * given.size + names.given
-        full: pa.StringArray = pc.binary_join_element_wise(
-            _take(family.spaced, names.family), _take(parts.middle_given, pair), ""
-        )
-        folded: pa.StringArray = pc.binary_join_element_wise(
-            _take(family.folded_spaced, names.family), _take(parts.middle_given_folded, pair), ""
-        )
+        full = join(_take(family.spaced, names.family), _take(parts.middle_given, pair))
+        folded = join(_take(family.folded_spaced, names.family), _take(parts.middle_given_folded, pair))
     else:
-        full = pc.binary_join_element_wise(
-            _take(family.spaced, names.family), _take(middle.spaced, names.middle), given_name, ""
-        )
-        folded = pc.binary_join_element_wise(
+        full = join(_take(family.spaced, names.family), _take(middle.spaced, names.middle), given_name)
+        folded = join(
             _take(family.folded_spaced, names.family),
             _take(middle.folded_spaced, names.middle),
             _take(given.folded, names.given),
-            "",
         )
     if stripped is not None and stripped.any():
         mask = pa.array(stripped)
         full = pc.if_else(
             mask,
-            pc.binary_join_element_wise(
+            join(
                 _take(family.stripped_spaced, names.family),
                 _take(middle.stripped_spaced, names.middle),
                 _take(given.stripped, names.given),
-                "",
             ),
             full,
         )
@@ -275,13 +275,3 @@ def name_columns(names: NameIndices, stripped: BoolArray | None = None) -> NameC
         middle_name = pc.if_else(mask, _take(middle.stripped, names.middle), middle_name)
         given_name = pc.if_else(mask, _take(given.stripped, names.given), given_name)
     return NameColumns(full, folded, family_name, middle_name, given_name)
-
-
-def concat_name_columns(first: NameColumns, second: NameColumns) -> NameColumns:
-    """The name columns of two groups of persons, one after the other."""
-    return NameColumns(
-        *(
-            pa.concat_arrays([getattr(first, name), getattr(second, name)])
-            for name in ("full_name", "name_folded", "family_name", "middle_name", "given_name")
-        )
-    )

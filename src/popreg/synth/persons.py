@@ -10,16 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from popreg.synth.arrays import BoolArray, FloatArray, IntArray
-from popreg.synth.columns import code_matrix, digits, fixed_width, from_vocabulary, vocabulary
+from popreg.synth.columns import ByteMatrix, code_matrix, digits, fixed_width, from_vocabulary, rows, vocabulary
 from popreg.synth.frequencies import StepTable
 from popreg.synth.geography import CommuneFrame
-from popreg.synth.names import NameColumns, NameIndices
+from popreg.synth.names import NameIndices, name_columns
 from popreg.synth.schema import PERSONS
 
 EPOCH = date(1970, 1, 1)
@@ -96,7 +97,8 @@ def calendar_parts(days: IntArray) -> tuple[IntArray, IntArray, IntArray]:
 
 def from_calendar(year: IntArray, month: IntArray, day: IntArray) -> IntArray:
     """Day numbers of the given dates (months and days must form valid dates)."""
-    return _calendar().month_start[(year - _CALENDAR_START.year) * 12 + month - 1] + day - 1
+    first_of_month: IntArray = _calendar().month_start[(year - _CALENDAR_START.year) * 12 + month - 1]
+    return first_of_month + day - 1
 
 
 def truncate_to_precision(
@@ -164,8 +166,8 @@ class PersonDraws:
             **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)}
         )
 
-    def with_changes(self, **changes: IntArray | BoolArray) -> PersonDraws:
-        """A copy with some attributes replaced."""
+    def with_changes(self, **changes: Any) -> PersonDraws:
+        """A copy with some attributes replaced (each by an array of the same length)."""
         return replace(self, **changes)
 
     @property
@@ -183,18 +185,23 @@ def persons_table(
     draws: PersonDraws,
     *,
     person_id: IntArray,
-    pin: IntArray,
-    names: NameColumns,
+    pin: ByteMatrix,
+    stripped: BoolArray | None = None,
     frame: CommuneFrame,
     ethnic_codes: tuple[str, ...],
     religion_codes: tuple[str, ...],
 ) -> pa.Table:
-    """The ``persons`` table (schema :data:`popreg.synth.schema.PERSONS`)."""
+    """The ``persons`` table (schema :data:`popreg.synth.schema.PERSONS`).
+
+    ``pin`` holds the 12 digits of each PIN; where ``stripped`` is true the names are written
+    without diacritics.
+    """
     size = len(draws)
+    names = name_columns(draws.names, stripped)
     origin_missing = draws.origin_place < 0
     columns = [
         pa.array(person_id, pa.int64()),
-        fixed_width(digits(pin, 12)),
+        fixed_width(pin),
         names.full_name,
         names.name_folded,
         names.family_name,
@@ -202,8 +209,8 @@ def persons_table(
         names.given_name,
         pa.array(draws.birth_day.astype(np.int32), pa.date32()),
         from_vocabulary(_PRECISIONS, draws.precision),
-        fixed_width(_SEXES[draws.female.astype(np.int64)]),
-        fixed_width(code_matrix(list(ethnic_codes))[draws.ethnicity]),
+        fixed_width(rows(_SEXES, draws.female.astype(np.int64))),
+        fixed_width(rows(code_matrix(list(ethnic_codes)), draws.ethnicity)),
         from_vocabulary(vocabulary(religion_codes), draws.religion),
         fixed_width(np.broadcast_to(_NATIONALITY, (size, 3))),
         fixed_width(digits(draws.birth_province_code, 3)),
