@@ -18,6 +18,7 @@ check: lint typecheck
 
 lint: venv
 	.venv/bin/ruff check src tests benchmarks scripts
+	.venv/bin/ruff format --check src tests benchmarks scripts
 
 typecheck: venv
 	.venv/bin/mypy

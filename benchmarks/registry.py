@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
@@ -70,8 +71,7 @@ def measure(calls: int, operation: Callable[[int], Any]) -> dict[str, float]:
         started = time.perf_counter()
         operation(i)
         timings.append((time.perf_counter() - started) * 1000)
-    return {"median_ms": statistics.median(timings), "p99_ms": percentile(timings, 0.99),
-            "calls": calls}
+    return {"median_ms": statistics.median(timings), "p99_ms": percentile(timings, 0.99), "calls": calls}
 
 
 def run_backend(backend: str, people: int, calls: int, seed: int) -> dict[str, Any]:
@@ -82,10 +82,16 @@ def run_backend(backend: str, people: int, calls: int, seed: int) -> dict[str, A
         population = generate_population(people, seed=seed)
         generated = time.perf_counter()
         with database.unit_of_work() as session:
-            bulk.load(session, bulk.BulkRecords(
-                persons=population.persons, households=population.households,
-                household_members=population.household_members, residences=population.residences,
-                relations=population.relations))
+            bulk.load(
+                session,
+                bulk.BulkRecords(
+                    persons=population.persons,
+                    households=population.households,
+                    household_members=population.household_members,
+                    residences=population.residences,
+                    relations=population.relations,
+                ),
+            )
         loaded = time.perf_counter()
         if backend == "postgresql":
             with database.engine.connect() as connection:
@@ -93,8 +99,9 @@ def run_backend(backend: str, people: int, calls: int, seed: int) -> dict[str, A
         else:
             with database.engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE")
-        console.print(f"[{backend}] generated {people:,} in {generated - started:.1f} s, "
-                      f"loaded in {loaded - generated:.1f} s")
+        console.print(
+            f"[{backend}] generated {people:,} in {generated - started:.1f} s, loaded in {loaded - generated:.1f} s"
+        )
 
         rng = random.Random(seed)
         persons = population.persons
@@ -103,14 +110,21 @@ def run_backend(backend: str, people: int, calls: int, seed: int) -> dict[str, A
         names = [persons["name_folded"][i].as_py() for i in sample]
         families = [fold(persons["family_name"][i].as_py()) for i in sample]
         years = [str(persons["birth_date"][i].as_py().year) for i in sample]
-        homes = population.residences.filter(population.residences["kind"] == "permanent")["commune_code"]
+        residences = population.residences
+        homes = residences.filter(pc.equal(residences["kind"], "permanent"))["commune_code"]
         communes = [homes[rng.randrange(len(homes))].as_py() for _ in sample]
-        admin = OfficialPrincipal(id=0, username="bench", display_name="Bench", role=Role.NATIONAL_ADMIN,
-                                  jurisdiction_code=None)
+        admin = OfficialPrincipal(
+            id=0, username="bench", display_name="Bench", role=Role.NATIONAL_ADMIN, jurisdiction_code=None
+        )
 
         def officer(i: int) -> OfficialPrincipal:
-            return OfficialPrincipal(id=0, username="bench-commune", display_name="Bench", role=Role.COMMUNE_OFFICER,
-                                     jurisdiction_code=communes[i])
+            return OfficialPrincipal(
+                id=0,
+                username="bench-commune",
+                display_name="Bench",
+                role=Role.COMMUNE_OFFICER,
+                jurisdiction_code=communes[i],
+            )
 
         def get_person(i: int) -> None:
             with database.unit_of_work() as session:
@@ -126,13 +140,13 @@ def run_backend(backend: str, people: int, calls: int, seed: int) -> dict[str, A
 
         def search_name_dob(i: int) -> None:
             with database.unit_of_work() as session:
-                service.search_persons(session, principal=admin, name=names[i % len(names)],
-                                       birth_date=years[i % len(years)])
+                service.search_persons(
+                    session, principal=admin, name=names[i % len(names)], birth_date=years[i % len(years)]
+                )
 
         def search_commune(i: int) -> None:
             with database.unit_of_work() as session:
-                service.search_persons(session, principal=officer(i % len(communes)),
-                                       name=families[i % len(families)])
+                service.search_persons(session, principal=officer(i % len(communes)), name=families[i % len(families)])
 
         results = {
             "get_person": measure(calls, get_person),
@@ -142,8 +156,13 @@ def run_backend(backend: str, people: int, calls: int, seed: int) -> dict[str, A
             "search_commune": measure(calls, search_commune),
         }
         database.dispose()
-        return {"backend": backend, "people": people, "load_seconds": round(loaded - generated, 2),
-                "load_persons_per_second": round(people / (loaded - generated)), "operations": results}
+        return {
+            "backend": backend,
+            "people": people,
+            "load_seconds": round(loaded - generated, 2),
+            "load_persons_per_second": round(people / (loaded - generated)),
+            "operations": results,
+        }
 
 
 def main() -> None:
@@ -153,19 +172,25 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--seed", type=int, default=2024)
     arguments = parser.parse_args()
-    runs = [run_backend(backend, arguments.people, arguments.calls, arguments.seed)
-            for backend in arguments.backends.split(",")]
+    runs = [
+        run_backend(backend, arguments.people, arguments.calls, arguments.seed)
+        for backend in arguments.backends.split(",")
+    ]
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     table = Table(title=f"Register latency, {arguments.people:,} persons ({machine})")
     for column in ("backend", "operation", "median ms", "p99 ms", "calls"):
         table.add_column(column, justify="right" if column not in ("backend", "operation") else "left")
     for run in runs:
         for name, figures in run["operations"].items():
-            table.add_row(run["backend"], name, f"{figures['median_ms']:.3f}", f"{figures['p99_ms']:.3f}",
-                          str(figures["calls"]))
+            table.add_row(
+                run["backend"], name, f"{figures['median_ms']:.3f}", f"{figures['p99_ms']:.3f}", str(figures["calls"])
+            )
     Console().print(table)
-    print(json.dumps({"benchmark": "registry", "machine": {"cpus": os.cpu_count(), "arch": platform.machine()},
-                      "runs": runs}))
+    print(
+        json.dumps(
+            {"benchmark": "registry", "machine": {"cpus": os.cpu_count(), "arch": platform.machine()}, "runs": runs}
+        )
+    )
 
 
 if __name__ == "__main__":

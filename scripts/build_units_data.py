@@ -79,9 +79,11 @@ class Source:
         return (self.path / member).read_text(encoding="utf-8")
 
     def metadata_version(self) -> str:
-        names = self._zip.namelist() if self._zip is not None else [
-            str(p.relative_to(self.path)) for p in self.path.glob("*.dist-info/METADATA")
-        ]
+        names = (
+            self._zip.namelist()
+            if self._zip is not None
+            else [str(p.relative_to(self.path)) for p in self.path.glob("*.dist-info/METADATA")]
+        )
         meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
         for line in io.StringIO(self.read(meta)):
             if line.startswith("Version:"):
@@ -90,6 +92,7 @@ class Source:
 
 
 # -- reading Python data modules as data ------------------------------------------------------
+
 
 def literal(node: ast.expr) -> Any:
     """The value of a data expression: constants, enum members (by name), calls, tuples, lists."""
@@ -128,8 +131,13 @@ def module_strings(text: str) -> dict[str, str]:
     """Module-level string constants such as ``__version__``."""
     out = {}
     for stmt in ast.parse(text).body:
-        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        ):
             out[stmt.targets[0].id] = stmt.value.value
     return out
 
@@ -141,8 +149,10 @@ def enum_values(text: str, class_name: str) -> dict[str, str]:
             return {
                 s.targets[0].id: s.value.value
                 for s in stmt.body
-                if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)
-                and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str)
+                if isinstance(s, ast.Assign)
+                and isinstance(s.targets[0], ast.Name)
+                and isinstance(s.value, ast.Constant)
+                and isinstance(s.value.value, str)
             }
     raise SystemExit(f"no class {class_name}")
 
@@ -169,7 +179,7 @@ def unit_row(code: str, raw_name: str, division_type: str, parent: str | None) -
     if not name.startswith(kind + " "):
         if name.casefold().startswith(kind.casefold() + " "):
             problems.append(f"fixed case of type word: {code} {raw_name!r}")
-            name = kind + name[len(kind):]
+            name = kind + name[len(kind) :]
         else:
             problems.append(f"name does not start with its type word {kind!r}: {code} {raw_name!r}")
     if name != raw_name:
@@ -197,18 +207,26 @@ def build_generation(src: Source, module: str, levels: Levels) -> Units:
 
 
 def build_current(src: Source) -> Units:
-    return build_generation(src, "", [
-        ("PROVINCE_MAPPING", "province", 2, None),
-        ("WARD_MAPPING", "commune", 5, 2),
-    ])
+    return build_generation(
+        src,
+        "",
+        [
+            ("PROVINCE_MAPPING", "province", 2, None),
+            ("WARD_MAPPING", "commune", 5, 2),
+        ],
+    )
 
 
 def build_legacy(src: Source) -> Units:
-    return build_generation(src, "legacy", [
-        ("PROVINCE_MAPPING", "province", 2, None),
-        ("DISTRICT_MAPPING", "district", 3, 2),
-        ("WARD_MAPPING", "commune", 5, 3),
-    ])
+    return build_generation(
+        src,
+        "legacy",
+        [
+            ("PROVINCE_MAPPING", "province", 2, None),
+            ("DISTRICT_MAPPING", "district", 3, 2),
+            ("WARD_MAPPING", "commune", 5, 3),
+        ],
+    )
 
 
 def build_conversion(src: Source, current: Units, legacy: Units) -> dict[str, Any]:
@@ -220,7 +238,7 @@ def build_conversion(src: Source, current: Units, legacy: Units) -> dict[str, An
     old_names = {r[0]: r for r in legacy["commune"]}
 
     def short(row: Row) -> str:
-        return fold(row[1][len(row[2]):])
+        return fold(row[1][len(row[2]) :])
 
     communes: dict[str, list[str]] = {}
     partly: list[str] = []
@@ -251,8 +269,10 @@ def build_conversion(src: Source, current: Units, legacy: Units) -> dict[str, An
         record_province = code_of(wards[int(old)][1][0][1][2], 2)
         old_province = commune_province.get(old, record_province)
         if old_province != record_province:
-            problems.append(f"conversion record of commune {old} names province {record_province}, "
-                            f"the pre-2025 list puts it in {old_province}")
+            problems.append(
+                f"conversion record of commune {old} names province {record_province}, "
+                f"the pre-2025 list puts it in {old_province}"
+            )
         for t in targets:
             shares[old_province, new_province[t]] += 1
     provinces: dict[str, list[str]] = {}
@@ -263,8 +283,10 @@ def build_conversion(src: Source, current: Units, legacy: Units) -> dict[str, An
     for number, (_cls, (_old_ref, new_refs)) in provs.items():
         package_targets = {code_of(args[0], 2) for _ref, args in new_refs}
         if package_targets != set(provinces.get(code_of(number, 2), [])):
-            problems.append(f"province {code_of(number, 2)}: package table says {sorted(package_targets)}, "
-                            f"derived from communes {provinces.get(code_of(number, 2))}")
+            problems.append(
+                f"province {code_of(number, 2)}: package table says {sorted(package_targets)}, "
+                f"derived from communes {provinces.get(code_of(number, 2))}"
+            )
 
     return {
         "effective": effective,
@@ -327,12 +349,8 @@ def report(line: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "wheel", type=Path, help="vietnam-provinces wheel (2026.x) or the folder it was unpacked into"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=OUT_DIR, help="output folder (default: the package's data/)"
-    )
+    parser.add_argument("wheel", type=Path, help="vietnam-provinces wheel (2026.x) or the folder it was unpacked into")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (default: the package's data/)")
     args = parser.parse_args(argv)
 
     src = Source(args.wheel)
@@ -364,8 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         kinds = Counter(r[2] for rows in units.values() for r in rows)
         report(f"{generation}: {counts} {dict(kinds)}")
     n_multi = sum(1 for t in conversion["commune"].values() if len(t) > 1)
-    report(f"conversion: {len(conversion['province'])} provinces, {len(conversion['commune'])} communes "
-           f"({len(conversion['partly_merged'])} partly merged, {n_multi} with several successors)")
+    report(
+        f"conversion: {len(conversion['province'])} provinces, {len(conversion['commune'])} communes "
+        f"({len(conversion['partly_merged'])} partly merged, {n_multi} with several successors)"
+    )
     for name, size in sizes.items():
         report(f"wrote {name}: {size} bytes")
     for line in problems:

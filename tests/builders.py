@@ -19,15 +19,32 @@ SAIGON_WARD = "26740"  # Phường Sài Gòn, Hồ Chí Minh
 HO_CHI_MINH = "79"
 
 
-def add_official(database: Database, *, username: str = "officer", role: Role = Role.COMMUNE_OFFICER,
-                 jurisdiction_code: str | None = BA_DINH) -> None:
+def add_official(
+    database: Database,
+    *,
+    username: str = "officer",
+    role: Role = Role.COMMUNE_OFFICER,
+    jurisdiction_code: str | None = BA_DINH,
+) -> None:
     with database.unit_of_work() as session:
-        officials.create(session, username=username, password=PASSWORD, display_name=username.title(), role=role,
-                         jurisdiction_code=jurisdiction_code)
+        officials.create(
+            session,
+            username=username,
+            password=PASSWORD,
+            display_name=username.title(),
+            role=role,
+            jurisdiction_code=jurisdiction_code,
+        )
 
 
-def sign_in(client: TestClient, database: Database, *, username: str = "officer", role: Role = Role.COMMUNE_OFFICER,
-            jurisdiction_code: str | None = BA_DINH) -> dict[str, str]:
+def sign_in(
+    client: TestClient,
+    database: Database,
+    *,
+    username: str = "officer",
+    role: Role = Role.COMMUNE_OFFICER,
+    jurisdiction_code: str | None = BA_DINH,
+) -> dict[str, str]:
     """Create an official and return the Authorization header of a fresh session."""
     add_official(database, username=username, role=role, jurisdiction_code=jurisdiction_code)
     response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})

@@ -75,8 +75,9 @@ def _reset_postgres(database: Database) -> None:
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     with database.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        connection.execute(text("INSERT INTO access_log_head (id, last_seq, last_hash) VALUES (1, 0, :h)"),
-                           {"h": "0" * 64})
+        connection.execute(
+            text("INSERT INTO access_log_head (id, last_seq, last_hash) VALUES (1, 0, :h)"), {"h": "0" * 64}
+        )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

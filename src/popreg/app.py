@@ -42,8 +42,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         ],
     )
     app.state.settings = settings
-    app.state.database = database or Database(settings.database_url, read_url=settings.read_database_url,
-                                              pool_size=settings.database_pool_size)
+    app.state.database = database or Database(
+        settings.database_url, read_url=settings.read_database_url, pool_size=settings.database_pool_size
+    )
     app.state.pin_permutation = SerialPermutation(settings.pin_key.get_secret_value().encode())
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)

@@ -15,8 +15,9 @@ from popreg.officials.cli import app as user_app
 from popreg.registry.cli import app as pin_app
 from popreg.registry.cli import export_app, import_app
 
-app = typer.Typer(help="popreg: the national population-data platform.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="popreg: the national population-data platform.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
@@ -44,8 +45,15 @@ def serve(
     """Serve the API (/api/v1, docs at /docs) and the officials' console (/console)."""
     import uvicorn
 
-    uvicorn.run("popreg.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+    uvicorn.run(
+        "popreg.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
 
 
 @app.command("demo")

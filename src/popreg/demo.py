@@ -50,19 +50,33 @@ def build_demo(*, database_file: str, people: int, seed: int, console: Console) 
     population = generate_population(people, seed=seed)
     generated = time.perf_counter()
     with database.unit_of_work() as session:
-        summary = bulk.load(session, bulk.BulkRecords(
-            persons=population.persons, households=population.households,
-            household_members=population.household_members, residences=population.residences,
-            relations=population.relations), legal_basis="Synthetic demonstration data")
+        summary = bulk.load(
+            session,
+            bulk.BulkRecords(
+                persons=population.persons,
+                households=population.households,
+                household_members=population.household_members,
+                residences=population.residences,
+                relations=population.relations,
+            ),
+            legal_basis="Synthetic demonstration data",
+        )
         for official in DEMO_OFFICIALS:
-            officials.create(session, username=official.username, password=official.password,
-                             display_name=official.display_name, role=official.role,
-                             jurisdiction_code=official.jurisdiction_code)
+            officials.create(
+                session,
+                username=official.username,
+                password=official.password,
+                display_name=official.display_name,
+                role=official.role,
+                jurisdiction_code=official.jurisdiction_code,
+            )
     database.dispose()
     loaded = time.perf_counter()
-    console.print(f"Loaded {summary.persons:,} persons, {summary.households:,} households and "
-                  f"{summary.residences:,} residences in {loaded - started:.1f} s "
-                  f"(generation {generated - started:.1f} s, loading {loaded - generated:.1f} s).")
+    console.print(
+        f"Loaded {summary.persons:,} persons, {summary.households:,} households and "
+        f"{summary.residences:,} residences in {loaded - started:.1f} s "
+        f"(generation {generated - started:.1f} s, loading {loaded - generated:.1f} s)."
+    )
     _print_officials(console)
     return url
 
@@ -72,6 +86,7 @@ def _print_officials(console: Console) -> None:
     for column in ("username", "password", "role", "jurisdiction"):
         table.add_column(column)
     for official in DEMO_OFFICIALS:
-        table.add_row(official.username, official.password, official.role.value,
-                      official.jurisdiction_code or "national")
+        table.add_row(
+            official.username, official.password, official.role.value, official.jurisdiction_code or "national"
+        )
     console.print(table)

@@ -54,8 +54,9 @@ def _free_port() -> int:
 def console_url(settings: Settings, database: Database) -> Iterator[str]:
     """The real application, served by uvicorn in a background thread."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, database), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, database), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, name="console-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -86,7 +87,8 @@ def _sign_in(page: Page, console_url: str) -> None:
 
 
 def test_an_official_registers_a_person_finds_them_without_accents_and_reads_their_history(
-        browser: Browser, console_url: str, database: Database, tmp_path: Path) -> None:
+    browser: Browser, console_url: str, database: Database, tmp_path: Path
+) -> None:
     add_official(database, username="officer", jurisdiction_code=BA_DINH)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _sign_in(page, console_url)

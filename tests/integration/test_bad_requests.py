@@ -8,8 +8,9 @@ from popreg.registry.models import Person
 
 def test_malformed_json_is_an_input_error(client, database):
     headers = sign_in(client, database)
-    response = client.post("/api/v1/persons", content=b'{"full_name": "Nguy', headers={
-        **headers, "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/persons", content=b'{"full_name": "Nguy', headers={**headers, "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INPUT_MALFORMED_JSON"
 
@@ -49,7 +50,17 @@ def test_health_reports_the_backend(client, database):
 def test_the_openapi_document_describes_every_operation_with_examples(client, database):
     document = client.get("/openapi.json").json()
     operations = {op["operationId"] for path in document["paths"].values() for op in path.values()}
-    assert {"register_person", "get_person", "search_persons", "change_person", "record_life_status",
-            "register_residence", "person_history", "person_as_of", "create_household", "official_login"} <= operations
+    assert {
+        "register_person",
+        "get_person",
+        "search_persons",
+        "change_person",
+        "record_life_status",
+        "register_residence",
+        "person_history",
+        "person_as_of",
+        "create_household",
+        "official_login",
+    } <= operations
     create = document["components"]["schemas"]["PersonCreate"]
     assert create.get("examples")

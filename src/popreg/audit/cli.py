@@ -19,9 +19,14 @@ def verify() -> None:
     database = Database(get_settings().database_url)
     with database.read_session() as session:
         report = verify_log(session)
-    typer.echo(json.dumps({
-        "intact": report.intact,
-        "entries_checked": report.entries_checked,
-        "problems": [{"seq": p.seq, "kind": p.kind, "message": p.message} for p in report.problems],
-    }, ensure_ascii=False))
+    typer.echo(
+        json.dumps(
+            {
+                "intact": report.intact,
+                "entries_checked": report.entries_checked,
+                "problems": [{"seq": p.seq, "kind": p.kind, "message": p.message} for p in report.problems],
+            },
+            ensure_ascii=False,
+        )
+    )
     raise typer.Exit(0 if report.intact else 1)

@@ -19,8 +19,9 @@ class AccessLogEntry(Base):
 
     __tablename__ = "access_log"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     principal_kind: Mapped[str] = mapped_column(String(16))
     principal_id: Mapped[str] = mapped_column(String(120))

@@ -82,15 +82,22 @@ def verify_chain(
         checked += 1
         intact = entry_hash(prev_hash, content) == stored_hash
         if content.seq > expected_seq:
-            missing = (f"entry {expected_seq}" if content.seq == expected_seq + 1
-                       else f"entries {expected_seq} to {content.seq - 1}")
+            missing = (
+                f"entry {expected_seq}"
+                if content.seq == expected_seq + 1
+                else f"entries {expected_seq} to {content.seq - 1}"
+            )
             problems.append(ChainProblem(expected_seq, "removed", f"{missing} missing before entry {content.seq}"))
         elif not intact:
-            problems.append(ChainProblem(content.seq, "changed",
-                                         f"entry {content.seq} was altered after it was written"))
+            problems.append(
+                ChainProblem(content.seq, "changed", f"entry {content.seq} was altered after it was written")
+            )
         elif prev_hash != expected_prev:
-            problems.append(ChainProblem(content.seq, "reordered",
-                                         f"entry {content.seq} is out of place: it was written after another entry"))
+            problems.append(
+                ChainProblem(
+                    content.seq, "reordered", f"entry {content.seq} is out of place: it was written after another entry"
+                )
+            )
         expected_seq = content.seq + 1
         expected_prev = stored_hash
         if len(problems) >= max_problems:
@@ -98,8 +105,11 @@ def verify_chain(
     else:
         last_seq = expected_seq - 1
         if head_seq > last_seq:
-            problems.append(ChainProblem(last_seq + 1, "removed",
-                                         f"entries {last_seq + 1} to {head_seq} missing at the end of the log"))
+            problems.append(
+                ChainProblem(
+                    last_seq + 1, "removed", f"entries {last_seq + 1} to {head_seq} missing at the end of the log"
+                )
+            )
         elif head_seq == last_seq and head_seq > 0 and head_hash != expected_prev:
             problems.append(ChainProblem(last_seq, "changed", "the last entry does not match the log head"))
     return ChainReport(entries_checked=checked, problems=tuple(problems))

@@ -55,4 +55,3 @@ class NotAuthenticated(DomainError):
 class Forbidden(DomainError):
     status_code = 403
     code = "FORBIDDEN"
-

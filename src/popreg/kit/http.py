@@ -85,26 +85,36 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INPUT_TOO_LARGE"}
         code = codes.get(exc.status_code, "HTTP_ERROR")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> Response:
         logger.warning("integrity conflict: %s", exc.orig)
-        return JSONResponse(error_body("CONFLICT", "The change conflicts with another one made at the same "
-                                       "time; read the record again and retry."), status_code=409)
+        return JSONResponse(
+            error_body(
+                "CONFLICT",
+                "The change conflicts with another one made at the same time; read the record again and retry.",
+            ),
+            status_code=409,
+        )
 
     @app.exception_handler(OperationalError)
     async def _unavailable(_request: Request, exc: OperationalError) -> Response:
         logger.error("database unavailable: %s", exc.orig)
-        return JSONResponse(error_body("SERVICE_UNAVAILABLE", "The database is busy or unreachable; retry shortly."),
-                            status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(
+            error_body("SERVICE_UNAVAILABLE", "The database is busy or unreachable; retry shortly."),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error", exc_info=exc)
-        return JSONResponse(error_body("INTERNAL_ERROR", "Something went wrong on our side; it has been logged."),
-                            status_code=500)
+        return JSONResponse(
+            error_body("INTERNAL_ERROR", "Something went wrong on our side; it has been logged."), status_code=500
+        )
 
 
 class BodySizeLimit:
@@ -140,8 +150,9 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        response = JSONResponse(error_body("INPUT_TOO_LARGE", f"The request body is over {self.max_bytes} bytes."),
-                                status_code=413)
+        response = JSONResponse(
+            error_body("INPUT_TOO_LARGE", f"The request body is over {self.max_bytes} bytes."), status_code=413
+        )
         await response({"type": "http"}, _empty_receive, send)
 
 

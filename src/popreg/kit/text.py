@@ -27,13 +27,26 @@ _FOLD_PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
 # compares names, so one placement is chosen: the new style of the 1980 orthography, tone mark on
 # the main vowel (òa, òe, ùy), which is what the national keyboard layouts produce today.
 _TONE_PLACEMENT = {
-    "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
-    "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
-    "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
+    "oà": "òa",
+    "oá": "óa",
+    "oả": "ỏa",
+    "oã": "õa",
+    "oạ": "ọa",
+    "oè": "òe",
+    "oé": "óe",
+    "oẻ": "ỏe",
+    "oẽ": "õe",
+    "oẹ": "ọe",
+    "uỳ": "ùy",
+    "uý": "úy",
+    "uỷ": "ủy",
+    "uỹ": "ũy",
+    "uỵ": "ụy",
 }
 _TONE_PLACEMENT.update({k.upper(): v.upper() for k, v in list(_TONE_PLACEMENT.items())})
-_TONE_PLACEMENT.update({k[0].upper() + k[1]: v[0].upper() + v[1] for k, v in list(_TONE_PLACEMENT.items())
-                        if k.islower()})
+_TONE_PLACEMENT.update(
+    {k[0].upper() + k[1]: v[0].upper() + v[1] for k, v in list(_TONE_PLACEMENT.items()) if k.islower()}
+)
 _TONE_PATTERN = re.compile("|".join(sorted(_TONE_PLACEMENT, key=len, reverse=True)) + r"(?=\b|\W|$)")
 
 

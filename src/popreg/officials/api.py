@@ -23,8 +23,9 @@ def login(data: LoginIn, database: DatabaseDep, settings: SettingsDep) -> TokenR
     refused: NotAuthenticated | None = None
     with database.unit_of_work() as session:
         try:
-            issued = service.authenticate(session, username=data.username, password=data.password,
-                                          session_hours=settings.session_hours)
+            issued = service.authenticate(
+                session, username=data.username, password=data.password, session_hours=settings.session_hours
+            )
         except NotAuthenticated as error:
             refused = error  # the failure counter is still committed
     if refused is not None:
@@ -41,5 +42,9 @@ def logout(session: SessionDep, official: CurrentOfficial, token: BearerToken) -
 @router.get("/me", operation_id="official_me", response_model=OfficialRead)
 def me(official: CurrentOfficial) -> OfficialRead:
     """The signed-in official, their role and jurisdiction."""
-    return OfficialRead(username=official.username, display_name=official.display_name, role=official.role,
-                        jurisdiction_code=official.jurisdiction_code)
+    return OfficialRead(
+        username=official.username,
+        display_name=official.display_name,
+        role=official.role,
+        jurisdiction_code=official.jurisdiction_code,
+    )

@@ -25,8 +25,9 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bear
 
 def bearer_token(credentials: BearerCredentials) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise NotAuthenticated("Sign in first: send the session token as 'Authorization: Bearer <token>'.",
-                               code="AUTH_REQUIRED")
+        raise NotAuthenticated(
+            "Sign in first: send the session token as 'Authorization: Bearer <token>'.", code="AUTH_REQUIRED"
+        )
     return credentials.credentials
 
 

@@ -39,8 +39,9 @@ FormText = Annotated[str, Form()]
 
 
 @router.get("/login")
-def login_page(request: Request, session: SessionDep, settings: SettingsDep, next: str = "/console",
-               logged_out: bool = False) -> Response:
+def login_page(
+    request: Request, session: SessionDep, settings: SettingsDep, next: str = "/console", logged_out: bool = False
+) -> Response:
     """The sign-in form; an official who is already signed in goes straight on."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -55,31 +56,55 @@ def login_page(request: Request, session: SessionDep, settings: SettingsDep, nex
 
 
 @router.post("/login")
-def login(request: Request, database: DatabaseDep, settings: SettingsDep, username: FormText = "",
-          password: FormText = "", csrf_token: FormText = "", next: FormText = "/console") -> Response:
+def login(
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    username: FormText = "",
+    password: FormText = "",
+    csrf_token: FormText = "",
+    next: FormText = "/console",
+) -> Response:
     """Check the password, open a session and set the session cookie."""
     t = translator_for(request)
     if not same_token(csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE)):
-        return _login_form(request, settings=settings, next_page=next, username=username, status_code=403,
-                           errors=FormErrors.single(None, t.error_code("CSRF_INVALID", fallback="Reload the page.")))
-    missing = [FieldProblem(name, input_problem(t, name, "missing", None))
-               for name, value in (("username", username), ("password", password)) if not value]
+        return _login_form(
+            request,
+            settings=settings,
+            next_page=next,
+            username=username,
+            status_code=403,
+            errors=FormErrors.single(None, t.error_code("CSRF_INVALID", fallback="Reload the page.")),
+        )
+    missing = [
+        FieldProblem(name, input_problem(t, name, "missing", None))
+        for name, value in (("username", username), ("password", password))
+        if not value
+    ]
     if missing:
-        return _login_form(request, settings=settings, next_page=next, username=username, status_code=422,
-                           errors=FormErrors(missing))
+        return _login_form(
+            request, settings=settings, next_page=next, username=username, status_code=422, errors=FormErrors(missing)
+        )
     refused: NotAuthenticated | None = None
     issued: IssuedSession | None = None
     # Its own unit of work, committed even when the sign-in fails: the failure counter must persist.
     with database.unit_of_work() as session:
         try:
-            issued = service.authenticate(session, username=username, password=password,
-                                          session_hours=settings.session_hours)
+            issued = service.authenticate(
+                session, username=username, password=password, session_hours=settings.session_hours
+            )
         except NotAuthenticated as error:
             refused = error
     if refused is not None or issued is None:
         message = t.error(refused) if refused else t.error_code("AUTH_INVALID_CREDENTIALS", fallback="")
-        return _login_form(request, settings=settings, next_page=next, username=username, status_code=401,
-                           errors=FormErrors.single(None, message))
+        return _login_form(
+            request,
+            settings=settings,
+            next_page=next,
+            username=username,
+            status_code=401,
+            errors=FormErrors.single(None, message),
+        )
     response = RedirectResponse(safe_next(next), status_code=303)
     open_session(response, token=issued.token, expires_at=issued.expires_at, settings=settings)
     clear_login_token(response, settings=settings)
@@ -97,16 +122,29 @@ def logout(request: Request, console: ConsoleOfficial, session: SessionDep, sett
     return response
 
 
-def _login_form(request: Request, *, settings: SettingsDep, next_page: str, username: str = "",
-                notice: str | None = None, errors: FormErrors | None = None, status_code: int = 200) -> Response:
+def _login_form(
+    request: Request,
+    *,
+    settings: SettingsDep,
+    next_page: str,
+    username: str = "",
+    notice: str | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Response:
     token = new_login_token()
-    response = render(request, "login.html", {
-        "values": {"username": username, "password": ""},
-        "next_page": safe_next(next_page),
-        "errors": errors or FormErrors(),
-        "notice": notice,
-        "csrf_field": CSRF_FIELD,
-        "login_token": token,
-    }, status_code=status_code)
+    response = render(
+        request,
+        "login.html",
+        {
+            "values": {"username": username, "password": ""},
+            "next_page": safe_next(next_page),
+            "errors": errors or FormErrors(),
+            "notice": notice,
+            "csrf_field": CSRF_FIELD,
+            "login_token": token,
+        },
+        status_code=status_code,
+    )
     remember_login_token(response, token, settings=settings)
     return response

@@ -69,14 +69,18 @@ def check_role_jurisdiction(role: Role, jurisdiction_code: str | None) -> None:
         Role.PROVINCE_OFFICER: "a 2-digit province code",
     }
     if role is Role.COMMUNE_OFFICER and (jurisdiction_code is None or len(jurisdiction_code) != 5):
-        raise InvalidInput(f"A commune officer's jurisdiction must be {expected[role]}.",
-                           code="OFFICIAL_JURISDICTION_INVALID")
+        raise InvalidInput(
+            f"A commune officer's jurisdiction must be {expected[role]}.", code="OFFICIAL_JURISDICTION_INVALID"
+        )
     if role is Role.PROVINCE_OFFICER and (jurisdiction_code is None or len(jurisdiction_code) != 2):
-        raise InvalidInput(f"A province officer's jurisdiction must be {expected[role]}.",
-                           code="OFFICIAL_JURISDICTION_INVALID")
+        raise InvalidInput(
+            f"A province officer's jurisdiction must be {expected[role]}.", code="OFFICIAL_JURISDICTION_INVALID"
+        )
     if role is Role.NATIONAL_ADMIN and jurisdiction_code is not None:
-        raise InvalidInput("A national administrator has no jurisdiction code (the whole nation).",
-                           code="OFFICIAL_JURISDICTION_INVALID")
+        raise InvalidInput(
+            "A national administrator has no jurisdiction code (the whole nation).",
+            code="OFFICIAL_JURISDICTION_INVALID",
+        )
 
 
 def require_write(principal: OfficialPrincipal) -> None:
@@ -90,4 +94,3 @@ def require_jurisdiction(principal: OfficialPrincipal, places: Iterable[Place]) 
             "This person is outside your jurisdiction. Ask an official of their commune or province.",
             code="JURISDICTION_DENIED",
         )
-

@@ -57,11 +57,13 @@ def create(
     """Create an official account; the jurisdiction must be a current unit of the right level."""
     username = username.strip().lower()
     if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise InvalidInput("A username uses letters, digits, '.', '_' or '-' (at most 64).",
-                           code="OFFICIAL_USERNAME_INVALID")
+        raise InvalidInput(
+            "A username uses letters, digits, '.', '_' or '-' (at most 64).", code="OFFICIAL_USERNAME_INVALID"
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"A password has at least {MIN_PASSWORD_LENGTH} characters.",
-                           code="OFFICIAL_PASSWORD_TOO_SHORT")
+        raise InvalidInput(
+            f"A password has at least {MIN_PASSWORD_LENGTH} characters.", code="OFFICIAL_PASSWORD_TOO_SHORT"
+        )
     check_role_jurisdiction(role, jurisdiction_code)
     if jurisdiction_code is not None and get_unit(jurisdiction_code, UnitGeneration.Y2025) is None:
         raise InvalidInput(f"Unit {jurisdiction_code} is not a current province or commune.", code="UNIT_UNKNOWN")
@@ -104,8 +106,9 @@ def authenticate(session: Session, *, username: str, password: str, session_hour
         _verify(_DUMMY_HASH, password)
         raise refused
     if official.locked_until is not None and official.locked_until > now:
-        raise NotAuthenticated("Too many failed logins: the account is locked for 15 minutes.",
-                               code="AUTH_ACCOUNT_LOCKED")
+        raise NotAuthenticated(
+            "Too many failed logins: the account is locked for 15 minutes.", code="AUTH_ACCOUNT_LOCKED"
+        )
     if not _verify(official.password_hash, password):
         official.failed_logins += 1
         if official.failed_logins >= MAX_FAILED_LOGINS:
@@ -120,8 +123,16 @@ def authenticate(session: Session, *, username: str, password: str, session_hour
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     expires = now + timedelta(hours=session_hours)
-    session.add(OfficialSession(token_hash=_token_hash(token), official_id=official.id, csrf_token=csrf,
-                                created_at=now, expires_at=expires, revoked=False))
+    session.add(
+        OfficialSession(
+            token_hash=_token_hash(token),
+            official_id=official.id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=expires,
+            revoked=False,
+        )
+    )
     session.flush()
     return IssuedSession(token=token, csrf_token=csrf, expires_at=expires, principal=to_principal(official))
 

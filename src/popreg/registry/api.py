@@ -48,8 +48,9 @@ PermutationDep = Annotated[SerialPermutation, Depends(pin_permutation)]
 
 
 @router.post("/persons", operation_id="register_person", response_model=PersonRead, status_code=201)
-def register_person(data: PersonCreate, session: SessionDep, official: CurrentOfficial,
-                    permutation: PermutationDep) -> PersonRead:
+def register_person(
+    data: PersonCreate, session: SessionDep, official: CurrentOfficial, permutation: PermutationDep
+) -> PersonRead:
     """Register a person and issue their 12-digit personal identification number (PIN).
 
     The PIN encodes the province (or country) of birth registration, the century and sex, and the
@@ -65,8 +66,10 @@ def register_person(data: PersonCreate, session: SessionDep, official: CurrentOf
 def search_persons(
     session: SessionDep,
     official: CurrentOfficial,
-    name: Annotated[str | None, Query(max_length=200, description="Start of the full name; accents and case "
-                                                                   "are ignored ('nguyen van a').")] = None,
+    name: Annotated[
+        str | None,
+        Query(max_length=200, description="Start of the full name; accents and case are ignored ('nguyen van a')."),
+    ] = None,
     birth_date: Annotated[str | None, Query(description="YYYY, YYYY-MM or YYYY-MM-DD.")] = None,
     sex: Sex | None = None,
     life_status: LifeStatus | None = None,
@@ -76,14 +79,24 @@ def search_persons(
     purpose: Purpose = service.DEFAULT_PURPOSE,
 ) -> PersonPage:
     """Search the register within your jurisdiction by name, date of birth and unit."""
-    return service.search_persons(session, principal=official, name=name, birth_date=birth_date, sex=sex,
-                                  life_status=life_status, unit_code=unit_code, page=page,
-                                  page_size=page_size, purpose=purpose)
+    return service.search_persons(
+        session,
+        principal=official,
+        name=name,
+        birth_date=birth_date,
+        sex=sex,
+        life_status=life_status,
+        unit_code=unit_code,
+        page=page,
+        page_size=page_size,
+        purpose=purpose,
+    )
 
 
 @router.get("/persons/{pin}", operation_id="get_person", response_model=PersonRead)
-def get_person(pin: str, session: SessionDep, official: CurrentOfficial,
-               purpose: Purpose = service.DEFAULT_PURPOSE) -> PersonRead:
+def get_person(
+    pin: str, session: SessionDep, official: CurrentOfficial, purpose: Purpose = service.DEFAULT_PURPOSE
+) -> PersonRead:
     """A person's current record: personal data, residences, household and family."""
     return service.get_person(session, principal=official, pin=pin, purpose=purpose)
 
@@ -113,18 +126,17 @@ def add_relation(pin: str, data: RelationIn, session: SessionDep, official: Curr
     return service.person_view(session, person)
 
 
-@router.post("/persons/{pin}/residences", operation_id="register_residence", response_model=PersonRead,
-             status_code=201)
+@router.post("/persons/{pin}/residences", operation_id="register_residence", response_model=PersonRead, status_code=201)
 def register_residence(pin: str, data: ResidenceIn, session: SessionDep, official: CurrentOfficial) -> PersonRead:
     """Register a permanent or temporary residence; `end_current` records a move."""
     residence = service.register_residence(session, principal=official, pin=pin, data=data)
     return service.person_view_by_id(session, residence.person_id)
 
 
-@router.post("/persons/{pin}/residences/{residence_id}/end", operation_id="end_residence",
-             response_model=ResidenceRead)
-def end_residence(pin: str, residence_id: int, data: ResidenceEnd, session: SessionDep,
-                  official: CurrentOfficial) -> ResidenceRead:
+@router.post("/persons/{pin}/residences/{residence_id}/end", operation_id="end_residence", response_model=ResidenceRead)
+def end_residence(
+    pin: str, residence_id: int, data: ResidenceEnd, session: SessionDep, official: CurrentOfficial
+) -> ResidenceRead:
     """End (deregister) a residence."""
     residence = service.end_residence(session, principal=official, pin=pin, residence_id=residence_id, data=data)
     view = service.person_view_by_id(session, residence.person_id)
@@ -132,8 +144,9 @@ def end_residence(pin: str, residence_id: int, data: ResidenceEnd, session: Sess
 
 
 @router.get("/persons/{pin}/history", operation_id="person_history", response_model=HistoryRead)
-def person_history(pin: str, session: SessionDep, official: CurrentOfficial,
-                   purpose: Purpose = service.DEFAULT_PURPOSE) -> HistoryRead:
+def person_history(
+    pin: str, session: SessionDep, official: CurrentOfficial, purpose: Purpose = service.DEFAULT_PURPOSE
+) -> HistoryRead:
     """Every recorded change of the person, oldest first, with its legal basis and actor."""
     return service.history(session, principal=official, pin=pin, purpose=purpose)
 
@@ -168,19 +181,21 @@ def get_household(number: str, session: SessionDep, official: CurrentOfficial) -
     return service.get_household(session, principal=official, number=number)
 
 
-@router.post("/households/{number}/members", operation_id="add_household_member", response_model=HouseholdRead,
-             status_code=201)
-def add_household_member(number: str, data: HouseholdMemberIn, session: SessionDep,
-                         official: CurrentOfficial) -> HouseholdRead:
+@router.post(
+    "/households/{number}/members", operation_id="add_household_member", response_model=HouseholdRead, status_code=201
+)
+def add_household_member(
+    number: str, data: HouseholdMemberIn, session: SessionDep, official: CurrentOfficial
+) -> HouseholdRead:
     """Add a person to a household with their relationship to the head."""
     service.add_household_member(session, principal=official, number=number, data=data)
     return service.get_household(session, principal=official, number=number)
 
 
-@router.post("/households/{number}/members/{pin}/leave", operation_id="leave_household",
-             response_model=HouseholdRead)
-def leave_household(number: str, pin: str, data: HouseholdLeave, session: SessionDep,
-                    official: CurrentOfficial) -> HouseholdRead:
+@router.post("/households/{number}/members/{pin}/leave", operation_id="leave_household", response_model=HouseholdRead)
+def leave_household(
+    number: str, pin: str, data: HouseholdLeave, session: SessionDep, official: CurrentOfficial
+) -> HouseholdRead:
     """Record that a member left the household."""
     service.leave_household(session, principal=official, number=number, pin=pin, data=data)
     return service.get_household(session, principal=official, number=number)

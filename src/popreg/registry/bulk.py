@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,9 +27,24 @@ from popreg.registry.models import Household, HouseholdMember, Person, PersonRel
 from popreg.units.catalogue import UnitGeneration, get_unit
 
 PERSON_COLUMNS = (
-    "pin", "full_name", "name_folded", "family_name", "middle_name", "given_name", "birth_date",
-    "birth_date_precision", "sex", "ethnicity_code", "religion_code", "nationality", "birth_registration_code",
-    "birth_registration_unit_code", "origin_unit_code", "origin_unit_generation", "life_status", "life_status_date",
+    "pin",
+    "full_name",
+    "name_folded",
+    "family_name",
+    "middle_name",
+    "given_name",
+    "birth_date",
+    "birth_date_precision",
+    "sex",
+    "ethnicity_code",
+    "religion_code",
+    "nationality",
+    "birth_registration_code",
+    "birth_registration_unit_code",
+    "origin_unit_code",
+    "origin_unit_generation",
+    "life_status",
+    "life_status_date",
 )
 # The fields a history event records (the folded name is derived, not registered).
 SNAPSHOT_FIELDS = tuple(c for c in PERSON_COLUMNS if c != "name_folded")
@@ -56,7 +72,7 @@ def _copy_postgresql(session: Session, table_name: str, rows: pa.Table) -> None:
     with connection.cursor() as cursor, cursor.copy(f"COPY {table_name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
         view = buffer.getbuffer()
         for start in range(0, len(view), 1 << 20):
-            copy.write(view[start:start + (1 << 20)])
+            copy.write(view[start : start + (1 << 20)])
 
 
 def _sqlite_column(column: pa.ChunkedArray) -> list[object]:
@@ -67,7 +83,8 @@ def _sqlite_column(column: pa.ChunkedArray) -> list[object]:
         column = pc.strftime(pc.cast(column, pa.timestamp("us", tz="UTC")), format="%Y-%m-%d %H:%M:%S")
     elif pa.types.is_date(kind):
         column = pc.strftime(column, format="%Y-%m-%d")
-    return column.to_pylist()
+    values: list[object] = column.to_pylist()
+    return values
 
 
 def _insert_sqlite(session: Session, table_name: str, rows: pa.Table) -> None:
@@ -78,8 +95,9 @@ def _insert_sqlite(session: Session, table_name: str, rows: pa.Table) -> None:
     cursor = raw.cursor()
     for start in range(0, rows.num_rows, SQLITE_BATCH):
         chunk = rows.slice(start, SQLITE_BATCH)
-        cursor.executemany(statement, zip(*(_sqlite_column(chunk.column(i)) for i in range(chunk.num_columns)),
-                                          strict=True))
+        cursor.executemany(
+            statement, zip(*(_sqlite_column(chunk.column(i)) for i in range(chunk.num_columns)), strict=True)
+        )
     cursor.close()
 
 
@@ -88,8 +106,12 @@ def resync_sequences(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     for table in SERIAL_TABLES:
-        session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                             f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"))
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+            )
+        )
 
 
 def reserve_ids(session: Session, table_name: str, count: int) -> pa.Array:
@@ -97,15 +119,25 @@ def reserve_ids(session: Session, table_name: str, count: int) -> pa.Array:
     the sequence on PostgreSQL; on SQLite the transaction holds the write lock, so the next ids
     after the largest are free."""
     if session.get_bind().dialect.name == "postgresql":
-        drawn = session.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table_name}', 'id')) "  # noqa: S608
-                                     "FROM generate_series(1, :n)"), {"n": count}).scalars().all()
+        drawn = (
+            session.execute(
+                text(
+                    f"SELECT nextval(pg_get_serial_sequence('{table_name}', 'id')) "  # noqa: S608
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            )
+            .scalars()
+            .all()
+        )
         return pa.array(drawn, pa.int64())
     first = int(session.execute(text(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table_name}")).scalar_one())  # noqa: S608
     return pa.array(range(first, first + count), pa.int64())
 
 
-def max_id(session: Session, column: object) -> int:
-    return int(session.execute(select(func.coalesce(func.max(column), 0))).scalar_one())
+def max_id(session: Session, column: Any) -> int:
+    largest: int = session.execute(select(func.coalesce(func.max(column), 0))).scalar_one()
+    return largest
 
 
 def _json_string(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -116,9 +148,17 @@ def _json_string(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arr
     return pc.fill_null(quoted, "null")
 
 
-def history_events(persons: pa.Table, *, person_ids: pa.Array | pa.ChunkedArray, event_type: str,
-                   effective_date: pa.Array | pa.ChunkedArray | None, recorded_at: datetime, source_agency: str,
-                   legal_basis: str, actor: str) -> pa.Table:
+def history_events(
+    persons: pa.Table,
+    *,
+    person_ids: pa.Array | pa.ChunkedArray,
+    event_type: str,
+    effective_date: pa.Array | pa.ChunkedArray | None,
+    recorded_at: datetime,
+    source_agency: str,
+    legal_basis: str,
+    actor: str,
+) -> pa.Table:
     """One history event per person whose ``changes`` carry every registered field as ``[null, value]``."""
     parts: list[pa.ChunkedArray | pa.Array | str] = []
     for index, field in enumerate(SNAPSHOT_FIELDS):
@@ -129,36 +169,43 @@ def history_events(persons: pa.Table, *, person_ids: pa.Array | pa.ChunkedArray,
     changes = pc.binary_join_element_wise(*parts, "")
     count = persons.num_rows
     today = recorded_at.date()
-    return pa.table({
-        "person_id": person_ids,
-        "event_type": pa.array([event_type] * count, pa.string()) if count else pa.array([], pa.string()),
-        "changes": changes,
-        "effective_date": effective_date if effective_date is not None else pa.array([today] * count, pa.date32()),
-        "recorded_at": pa.array([recorded_at] * count, pa.timestamp("us", tz="UTC")),
-        "source_agency": pa.array([source_agency] * count, pa.string()),
-        "legal_basis": pa.array([legal_basis] * count, pa.string()),
-        "actor": pa.array([actor] * count, pa.string()),
-    })
+    return pa.table(
+        {
+            "person_id": person_ids,
+            "event_type": pa.array([event_type] * count, pa.string()) if count else pa.array([], pa.string()),
+            "changes": changes,
+            "effective_date": effective_date if effective_date is not None else pa.array([today] * count, pa.date32()),
+            "recorded_at": pa.array([recorded_at] * count, pa.timestamp("us", tz="UTC")),
+            "source_agency": pa.array([source_agency] * count, pa.string()),
+            "legal_basis": pa.array([legal_basis] * count, pa.string()),
+            "actor": pa.array([actor] * count, pa.string()),
+        }
+    )
 
 
-def home_units(person_ids: pa.Array | pa.ChunkedArray, birth_units: pa.Array | pa.ChunkedArray,
-               residences: pa.Table) -> tuple[pa.Array, pa.Array]:
+def home_units(
+    person_ids: pa.Array | pa.ChunkedArray, birth_units: pa.Array | pa.ChunkedArray, residences: pa.Table
+) -> tuple[pa.Array, pa.Array]:
     """Each person's home commune and province (see ``registry.service``): the current permanent
     residence, else a current temporary one, else the commune where the birth was registered."""
     current = residences.filter(pc.is_null(residences["valid_to"]))
     ranked = current.append_column("rank", pc.if_else(pc.equal(current["kind"], "permanent"), 0, 1))
     ranked = ranked.sort_by([("person_id", "ascending"), ("rank", "ascending")])
     first = ranked.group_by("person_id", use_threads=False).aggregate(
-        [("commune_code", "first"), ("province_code", "first")])
-    keyed = pa.table({"person_id": person_ids, "position": pa.array(range(len(person_ids)), pa.int64()),
-                      "birth_unit": birth_units})
+        [("commune_code", "first"), ("province_code", "first")]
+    )
+    keyed = pa.table(
+        {"person_id": person_ids, "position": pa.array(range(len(person_ids)), pa.int64()), "birth_unit": birth_units}
+    )
     joined = keyed.join(first, "person_id").sort_by("position")
     units = {code: get_unit(code, UnitGeneration.Y2025) for code in pc.unique(birth_units).to_pylist() if code}
     province_of = {code: unit.province_code for code, unit in units.items() if unit is not None}
-    birth_province = pa.array([province_of.get(code) if code else None
-                               for code in joined["birth_unit"].to_pylist()], pa.string())
-    commune = pc.coalesce(joined["commune_code_first"], pc.if_else(pc.is_valid(birth_province),
-                                                                    joined["birth_unit"], None))
+    birth_province = pa.array(
+        [province_of.get(code) if code else None for code in joined["birth_unit"].to_pylist()], pa.string()
+    )
+    commune = pc.coalesce(
+        joined["commune_code_first"], pc.if_else(pc.is_valid(birth_province), joined["birth_unit"], None)
+    )
     province = pc.coalesce(joined["province_code_first"], birth_province)
     return commune.combine_chunks(), province.combine_chunks()
 
@@ -196,8 +243,14 @@ def _constant(value: object, count: int, kind: pa.DataType) -> pa.Array:
     return pa.array([value] * count, kind)
 
 
-def load(session: Session, records: BulkRecords, *, actor: str = "system:bulk-load",
-         legal_basis: str = "bulk load", source_agency: str = "population-register") -> BulkSummary:
+def load(
+    session: Session,
+    records: BulkRecords,
+    *,
+    actor: str = "system:bulk-load",
+    legal_basis: str = "bulk load",
+    source_agency: str = "population-register",
+) -> BulkSummary:
     """Load a whole population in the caller's transaction."""
     now = utc_now()
     stamp = pa.timestamp("us", tz="UTC")
@@ -210,44 +263,113 @@ def load(session: Session, records: BulkRecords, *, actor: str = "system:bulk-lo
     persons, residences = records.persons, records.residences
     count = persons.num_rows
     person_ids = _shift(persons["person_id"], person_shift)
-    home_commune, home_province = home_units(persons["person_id"], persons["birth_registration_unit_code"],
-                                             residences)
-    write_rows(session, "persons", _select(persons, {
-        "id": person_ids, **{c: c for c in PERSON_COLUMNS}, "home_commune_code": home_commune,
-        "home_province_code": home_province, "version": _constant(1, count, pa.int64()),
-        "created_at": _constant(now, count, stamp), "updated_at": _constant(now, count, stamp)}))
+    home_commune, home_province = home_units(persons["person_id"], persons["birth_registration_unit_code"], residences)
+    write_rows(
+        session,
+        "persons",
+        _select(
+            persons,
+            {
+                "id": person_ids,
+                **{c: c for c in PERSON_COLUMNS},
+                "home_commune_code": home_commune,
+                "home_province_code": home_province,
+                "version": _constant(1, count, pa.int64()),
+                "created_at": _constant(now, count, stamp),
+                "updated_at": _constant(now, count, stamp),
+            },
+        ),
+    )
     households = records.households
-    write_rows(session, "households", _select(households, {
-        "id": _shift(households["household_id"], household_shift),
-        "number": "number", "head_person_id": _shift(households["head_person_id"], person_shift),
-        "address_line": "address_line", "unit_code": "unit_code", "unit_generation": "unit_generation",
-        "commune_code": "commune_code", "province_code": "province_code",
-        "created_at": _constant(now, households.num_rows, stamp)}))
+    write_rows(
+        session,
+        "households",
+        _select(
+            households,
+            {
+                "id": _shift(households["household_id"], household_shift),
+                "number": "number",
+                "head_person_id": _shift(households["head_person_id"], person_shift),
+                "address_line": "address_line",
+                "unit_code": "unit_code",
+                "unit_generation": "unit_generation",
+                "commune_code": "commune_code",
+                "province_code": "province_code",
+                "created_at": _constant(now, households.num_rows, stamp),
+            },
+        ),
+    )
     members = records.household_members
-    write_rows(session, "household_members", _select(members, {
-        "id": pa.array(range(member_shift + 1, member_shift + members.num_rows + 1), pa.int64()),
-        "household_id": _shift(members["household_id"], household_shift),
-        "person_id": _shift(members["person_id"], person_shift),
-        "relationship_to_head": "relationship_to_head", "joined_on": "joined_on"}))
-    write_rows(session, "residences", _select(residences, {
-        "id": _shift(residences["residence_id"], residence_shift),
-        "person_id": _shift(residences["person_id"], person_shift), "kind": "kind",
-        "address_line": "address_line", "unit_code": "unit_code", "unit_generation": "unit_generation",
-        "commune_code": "commune_code", "province_code": "province_code",
-        "household_id": _shift(residences["household_id"], household_shift),
-        "valid_from": "valid_from", "valid_to": "valid_to",
-        "created_at": _constant(now, residences.num_rows, stamp)}))
+    write_rows(
+        session,
+        "household_members",
+        _select(
+            members,
+            {
+                "id": pa.array(range(member_shift + 1, member_shift + members.num_rows + 1), pa.int64()),
+                "household_id": _shift(members["household_id"], household_shift),
+                "person_id": _shift(members["person_id"], person_shift),
+                "relationship_to_head": "relationship_to_head",
+                "joined_on": "joined_on",
+            },
+        ),
+    )
+    write_rows(
+        session,
+        "residences",
+        _select(
+            residences,
+            {
+                "id": _shift(residences["residence_id"], residence_shift),
+                "person_id": _shift(residences["person_id"], person_shift),
+                "kind": "kind",
+                "address_line": "address_line",
+                "unit_code": "unit_code",
+                "unit_generation": "unit_generation",
+                "commune_code": "commune_code",
+                "province_code": "province_code",
+                "household_id": _shift(residences["household_id"], household_shift),
+                "valid_from": "valid_from",
+                "valid_to": "valid_to",
+                "created_at": _constant(now, residences.num_rows, stamp),
+            },
+        ),
+    )
     relations = records.relations
-    write_rows(session, "person_relations", _select(relations, {
-        "id": pa.array(range(relation_shift + 1, relation_shift + relations.num_rows + 1), pa.int64()),
-        "person_id": _shift(relations["person_id"], person_shift),
-        "relative_id": _shift(relations["relative_id"], person_shift), "kind": "kind",
-        "created_at": _constant(now, relations.num_rows, stamp)}))
-    write_rows(session, "person_events", history_events(
-        persons, person_ids=person_ids, event_type="person.imported", effective_date=None, recorded_at=now,
-        source_agency=source_agency, legal_basis=legal_basis, actor=actor))
+    write_rows(
+        session,
+        "person_relations",
+        _select(
+            relations,
+            {
+                "id": pa.array(range(relation_shift + 1, relation_shift + relations.num_rows + 1), pa.int64()),
+                "person_id": _shift(relations["person_id"], person_shift),
+                "relative_id": _shift(relations["relative_id"], person_shift),
+                "kind": "kind",
+                "created_at": _constant(now, relations.num_rows, stamp),
+            },
+        ),
+    )
+    write_rows(
+        session,
+        "person_events",
+        history_events(
+            persons,
+            person_ids=person_ids,
+            event_type="person.imported",
+            effective_date=None,
+            recorded_at=now,
+            source_agency=source_agency,
+            legal_basis=legal_basis,
+            actor=actor,
+        ),
+    )
     resync_sequences(session)
     session.flush()
-    return BulkSummary(persons=count, households=households.num_rows, residences=residences.num_rows,
-                       relations=relations.num_rows, events=count)
-
+    return BulkSummary(
+        persons=count,
+        households=households.num_rows,
+        residences=residences.num_rows,
+        relations=relations.num_rows,
+        events=count,
+    )

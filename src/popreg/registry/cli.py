@@ -55,10 +55,13 @@ export_app = typer.Typer(help="Streaming exports of the register to Parquet.", n
 @import_app.command("persons")
 def import_persons(
     file: Annotated[Path, typer.Argument(help="A CSV (UTF-8, header line) or Parquet file of persons.")],
-    mapping: Annotated[list[str] | None, typer.Option("--map", help="COLUMN=FIELD for a column named "
-                                                       "differently, e.g. --map ho_ten=full_name.")] = None,
-    rejects: Annotated[Path | None, typer.Option(help="Where to write rejected rows (default FILE.rejects.csv).")]
-    = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="COLUMN=FIELD for a column named differently, e.g. --map ho_ten=full_name."),
+    ] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where to write rejected rows (default FILE.rejects.csv).")
+    ] = None,
     batch_rows: Annotated[int, typer.Option(min=1000, help="Rows per committed batch.")] = 100_000,
 ) -> None:
     """Validate and load persons; resumable (run it again after a crash) and idempotent.
@@ -78,8 +81,13 @@ def import_persons(
 
     database = Database(get_settings().database_url)
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f} rows"),
-               TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+    )
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task(f"Importing {file.name}", total=None, rate=0.0)
@@ -88,8 +96,9 @@ def import_persons(
             def report(done: int, _loaded: int, _rejected: int) -> None:
                 progress.update(task, completed=done, rate=done / max(time.perf_counter() - started, 1e-6))
 
-            summary = run_import(database, file, mapping=parse_mapping(mapping or []), batch_rows=batch_rows,
-                                 progress=report)
+            summary = run_import(
+                database, file, mapping=parse_mapping(mapping or []), batch_rows=batch_rows, progress=report
+            )
     except (ImportFailed, InvalidInput) as error:
         console.print(f"[red]{error.code}[/red]: {error.message}")
         raise typer.Exit(2) from None
@@ -97,8 +106,11 @@ def import_persons(
     written = write_reject_file(database, summary.job_id, out) if summary.rows_rejected else 0
     if summary.already_done:
         console.print("This file was imported already; nothing was loaded again.")
-    console.print(f"{summary.rows_loaded:,} loaded, {summary.rows_rejected:,} rejected"
-                  + (f" (details in {out})" if written else "") + ".")
+    console.print(
+        f"{summary.rows_loaded:,} loaded, {summary.rows_rejected:,} rejected"
+        + (f" (details in {out})" if written else "")
+        + "."
+    )
     typer.echo(json.dumps(summary_dict(summary), ensure_ascii=False))
     raise typer.Exit(1 if summary.rows_rejected else 0)
 
@@ -113,8 +125,10 @@ def _export_command(name: str) -> None:
         started = time.perf_counter()
         summary = export_table(database, name, out)
         seconds = time.perf_counter() - started
-        Console(stderr=True).print(f"Exported {summary.rows:,} {name} to {out} in {seconds:.1f} s "
-                                   f"({summary.rows / max(seconds, 1e-6):,.0f} rows/s).")
+        Console(stderr=True).print(
+            f"Exported {summary.rows:,} {name} to {out} in {seconds:.1f} s "
+            f"({summary.rows / max(seconds, 1e-6):,.0f} rows/s)."
+        )
 
     command.__doc__ = f"Stream the register's {name} into a Parquet file (for DuckDB or Spark)."
     export_app.command(name)(command)

@@ -78,18 +78,22 @@ def _postgresql_blocks(session: Session, table: Table, schema: pa.Schema) -> Ite
     connection = session.connection().connection.driver_connection
     assert connection is not None  # noqa: S101
     # FORCE_QUOTE quotes every value, so a bare empty field is NULL and a quoted empty one "".
-    convert = pa_csv.ConvertOptions(column_types={f.name: f.type for f in schema}, strings_can_be_null=True,
-                                    quoted_strings_can_be_null=False)
+    convert = pa_csv.ConvertOptions(
+        column_types={f.name: f.type for f in schema}, strings_can_be_null=True, quoted_strings_can_be_null=False
+    )
     read = pa_csv.ReadOptions(column_names=schema.names, use_threads=True)
     pending = bytearray()
-    with connection.cursor() as cursor, cursor.copy(
-            f"COPY ({_postgresql_select(table)}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)") as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY ({_postgresql_select(table)}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)") as copy,
+    ):
         for data in copy:
             pending += data
             if len(pending) >= COPY_BLOCK_BYTES:
                 cut = pending.rfind(b"\n") + 1
-                yield pa_csv.read_csv(io.BytesIO(bytes(pending[:cut])), read_options=read,
-                                      convert_options=convert).cast(schema)
+                yield pa_csv.read_csv(
+                    io.BytesIO(bytes(pending[:cut])), read_options=read, convert_options=convert
+                ).cast(schema)
                 del pending[:cut]
     if pending:
         yield pa_csv.read_csv(io.BytesIO(bytes(pending)), read_options=read, convert_options=convert).cast(schema)
@@ -111,21 +115,25 @@ def _sqlite_blocks(session: Session, table: Table, schema: pa.Schema) -> Iterato
     cursor.execute(f"SELECT {', '.join(schema.names)} FROM {table.name} ORDER BY id")  # noqa: S608
     while rows := cursor.fetchmany(CHUNK_ROWS):
         columns = list(zip(*rows, strict=True))
-        yield pa.table([_sqlite_array(values, field.type) for values, field in zip(columns, schema, strict=True)],
-                       schema=schema)
+        yield pa.table(
+            [_sqlite_array(values, field.type) for values, field in zip(columns, schema, strict=True)], schema=schema
+        )
     cursor.close()
 
 
 def export_table(database: Database, name: str, out: Path, *, progress: Progress | None = None) -> ExportSummary:
     """Stream one table of the register into a Parquet file."""
     if name not in EXPORTABLE:
-        raise InvalidInput(f"Cannot export {name!r}; choose one of {', '.join(EXPORTABLE)}.", code="EXPORT_UNKNOWN_TABLE")
+        raise InvalidInput(
+            f"Cannot export {name!r}; choose one of {', '.join(EXPORTABLE)}.", code="EXPORT_UNKNOWN_TABLE"
+        )
     table = EXPORTABLE[name]
     schema = arrow_schema(table)
     rows = 0
     with database.read_session() as session, pq.ParquetWriter(out, schema, compression="zstd") as writer:
         blocks = (_postgresql_blocks if session.get_bind().dialect.name == "postgresql" else _sqlite_blocks)(
-            session, table, schema)
+            session, table, schema
+        )
         for block in blocks:
             writer.write_table(block, row_group_size=1_000_000)
             rows += block.num_rows

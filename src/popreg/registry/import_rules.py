@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,13 +28,22 @@ from popreg.units.catalogue import UnitGeneration, UnitLevel, get_unit, to_curre
 
 REQUIRED_COLUMNS = ("pin", "full_name", "birth_date", "sex")
 OPTIONAL_COLUMNS = (
-    "ethnicity_code", "religion_code", "nationality", "birth_registration_unit_code", "origin_unit_code",
-    "life_status", "life_status_date", "address_line", "unit_code", "unit_generation",
+    "ethnicity_code",
+    "religion_code",
+    "nationality",
+    "birth_registration_unit_code",
+    "origin_unit_code",
+    "life_status",
+    "life_status_date",
+    "address_line",
+    "unit_code",
+    "unit_generation",
 )
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 REGISTRATION_CODES = pa.array(sorted(LEGACY_PROVINCE_CODES) + [f"{code:03d}" for code in ABROAD_CODES])
 
-Column = pa.ChunkedArray | pa.Array
+# An Arrow Array or ChunkedArray (pyarrow is checked as Any: see the mypy settings).
+Column: TypeAlias = Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +75,12 @@ def split_names(full_names: Column) -> tuple[Column, Column, Column]:
     names; a one-word name is a given name only (see :func:`popreg.kit.text.split_full_name`)."""
     words = pc.add(pc.count_substring(full_names, " "), 1)
     given = pc.replace_substring_regex(full_names, pattern=r"^.* ", replacement="")
-    family = pc.if_else(pc.greater(words, 1), pc.replace_substring_regex(full_names, pattern=r" .*$", replacement=""),
-                        "")
-    inner = pc.replace_substring_regex(pc.replace_substring_regex(full_names, pattern=r"^\S+ ", replacement=""),
-                                       pattern=r" \S+$", replacement="")
+    family = pc.if_else(
+        pc.greater(words, 1), pc.replace_substring_regex(full_names, pattern=r" .*$", replacement=""), ""
+    )
+    inner = pc.replace_substring_regex(
+        pc.replace_substring_regex(full_names, pattern=r"^\S+ ", replacement=""), pattern=r" \S+$", replacement=""
+    )
     middle = pc.if_else(pc.greater(words, 2), inner, "")
     return family, middle, given
 
@@ -106,9 +118,12 @@ def _parse_partial_dates(text: Column) -> tuple[Column, Column]:
     day = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2}$")
     month = pc.match_substring_regex(text, r"^\d{4}-\d{2}$")
     year = pc.match_substring_regex(text, r"^\d{4}$")
-    padded = pc.case_when(pc.make_struct(day, month, year), text,
-                          pc.binary_join_element_wise(text, "-01", ""),
-                          pc.binary_join_element_wise(text, "-01-01", ""))
+    padded = pc.case_when(
+        pc.make_struct(day, month, year),
+        text,
+        pc.binary_join_element_wise(text, "-01", ""),
+        pc.binary_join_element_wise(text, "-01-01", ""),
+    )
     parsed = pc.cast(pc.strptime(padded, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
     # strptime accepts 2023-02-30 on some platforms: check the date prints back the same.
     round_trip = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), padded)
@@ -121,8 +136,9 @@ def _membership(values: Column, allowed: list[str]) -> Column:
     return pc.is_in(values, value_set=pa.array(allowed, pa.string()))
 
 
-def _unit_lookup(codes: Column, resolve: Callable[[str], tuple[str | None, str | None] | None]) -> tuple[
-        Column, Column, Column]:
+def _unit_lookup(
+    codes: Column, resolve: Callable[[str], tuple[str | None, str | None] | None]
+) -> tuple[Column, Column, Column]:
     """Resolve each distinct code once: (known, current commune, current province) per row."""
     distinct = [code for code in pc.unique(codes).to_pylist() if code is not None]
     resolved = {code: resolve(code) for code in distinct}
@@ -143,6 +159,7 @@ def _resolve_commune(generation: UnitGeneration) -> Callable[[str], tuple[str | 
             return unit.code, unit.province_code
         current = to_current(code, UnitLevel.COMMUNE)
         return (current[0].code, current[0].province_code) if current else (None, None)
+
     return resolve
 
 
@@ -155,32 +172,53 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
     rows = table.num_rows
     reject = _Rejections(rows)
     pin = _text(table, "pin")
-    reject.add(pc.invert(pc.fill_null(pc.match_substring_regex(pin, r"^[0-9]{12}$"), False)),
-               code="PIN_INVALID_STRUCTURE", column="pin", value=pin)
+    reject.add(
+        pc.invert(pc.fill_null(pc.match_substring_regex(pin, r"^[0-9]{12}$"), False)),
+        code="PIN_INVALID_STRUCTURE",
+        column="pin",
+        value=pin,
+    )
     prefix = pc.utf8_slice_codeunits(pin, 0, 3)
-    reject.add(pc.invert(pc.is_in(prefix, value_set=REGISTRATION_CODES)), code="PIN_UNKNOWN_PROVINCE",
-               column="pin", value=pin)
+    reject.add(
+        pc.invert(pc.is_in(prefix, value_set=REGISTRATION_CODES)), code="PIN_UNKNOWN_PROVINCE", column="pin", value=pin
+    )
 
     full_name = canonical_column(_text(table, "full_name"))
-    bad_name = pc.or_kleene(pc.or_kleene(pc.is_null(full_name), pc.match_substring_regex(full_name, r"[\d\"\\\x00-\x1f]")),
-                      pc.greater(pc.utf8_length(full_name), 200))
+    bad_name = pc.or_kleene(
+        pc.or_kleene(pc.is_null(full_name), pc.match_substring_regex(full_name, r"[\d\"\\\x00-\x1f]")),
+        pc.greater(pc.utf8_length(full_name), 200),
+    )
     folded = fold_column(full_name)
-    reject.add(pc.or_kleene(bad_name, pc.equal(pc.fill_null(folded, ""), "")), code="NAME_INVALID", column="full_name",
-               value=full_name)
+    reject.add(
+        pc.or_kleene(bad_name, pc.equal(pc.fill_null(folded, ""), "")),
+        code="NAME_INVALID",
+        column="full_name",
+        value=full_name,
+    )
 
     birth_text = _text(table, "birth_date")
     birth, precision = _parse_partial_dates(birth_text)
     reject.add(pc.is_null(birth), code="DATE_INVALID", column="birth_date", value=birth_text)
-    reject.add(pc.greater(birth, pa.scalar(today, pa.date32())), code="BIRTH_DATE_IN_FUTURE", column="birth_date",
-               value=birth_text)
+    reject.add(
+        pc.greater(birth, pa.scalar(today, pa.date32())),
+        code="BIRTH_DATE_IN_FUTURE",
+        column="birth_date",
+        value=birth_text,
+    )
     birth_year = pc.year(birth)
-    reject.add(pc.less(birth_year, EARLIEST_BIRTH_YEAR), code="BIRTH_DATE_IMPOSSIBLE", column="birth_date",
-               value=birth_text)
+    reject.add(
+        pc.less(birth_year, EARLIEST_BIRTH_YEAR), code="BIRTH_DATE_IMPOSSIBLE", column="birth_date", value=birth_text
+    )
 
     sex_text = pc.utf8_upper(_text(table, "sex"))
-    sex = pc.case_when(pc.make_struct(pc.is_in(sex_text, value_set=pa.array(["M", "NAM", "MALE"])),
-                                      pc.is_in(sex_text, value_set=pa.array(["F", "NỮ", "NU", "FEMALE"]))),
-                       "M", "F")
+    sex = pc.case_when(
+        pc.make_struct(
+            pc.is_in(sex_text, value_set=pa.array(["M", "NAM", "MALE"])),
+            pc.is_in(sex_text, value_set=pa.array(["F", "NỮ", "NU", "FEMALE"])),
+        ),
+        "M",
+        "F",
+    )
     reject.add(pc.is_null(sex), code="SEX_INVALID", column="sex", value=_text(table, "sex"))
 
     digits = pc.cast(pc.utf8_slice_codeunits(pc.fill_null(pin, "000000000000"), 3, 6), pa.int32())
@@ -191,85 +229,136 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
     reject.add(pc.not_equal(encoded_female, pc.equal(sex, "F")), code="PIN_SEX_MISMATCH", column="pin", value=pin)
 
     ethnicity = _text(table, "ethnicity_code")
-    ethnicity = pc.if_else(pc.equal(pc.utf8_length(ethnicity), 1), pc.binary_join_element_wise("0", ethnicity, ""),
-                           ethnicity)
-    reject.add(pc.and_kleene(pc.is_valid(ethnicity), pc.invert(_membership(ethnicity, [g.code for g in ethnic_groups()]))),
-               code="ETHNICITY_UNKNOWN", column="ethnicity_code", value=ethnicity)
+    ethnicity = pc.if_else(
+        pc.equal(pc.utf8_length(ethnicity), 1), pc.binary_join_element_wise("0", ethnicity, ""), ethnicity
+    )
+    reject.add(
+        pc.and_kleene(pc.is_valid(ethnicity), pc.invert(_membership(ethnicity, [g.code for g in ethnic_groups()]))),
+        code="ETHNICITY_UNKNOWN",
+        column="ethnicity_code",
+        value=ethnicity,
+    )
     religion = pc.coalesce(pc.utf8_lower(_text(table, "religion_code")), "none")
-    reject.add(pc.invert(_membership(religion, [r.code for r in religions()])), code="RELIGION_UNKNOWN",
-               column="religion_code", value=religion)
+    reject.add(
+        pc.invert(_membership(religion, [r.code for r in religions()])),
+        code="RELIGION_UNKNOWN",
+        column="religion_code",
+        value=religion,
+    )
     nationality = pc.coalesce(pc.utf8_upper(_text(table, "nationality")), "VNM")
-    reject.add(pc.invert(pc.match_substring_regex(nationality, r"^[A-Z]{3}$")), code="NATIONALITY_INVALID",
-               column="nationality", value=nationality)
+    reject.add(
+        pc.invert(pc.match_substring_regex(nationality, r"^[A-Z]{3}$")),
+        code="NATIONALITY_INVALID",
+        column="nationality",
+        value=nationality,
+    )
 
     birth_unit = _text(table, "birth_registration_unit_code")
     birth_known, birth_commune, _ = _unit_lookup(birth_unit, _resolve_any_commune)
-    reject.add(pc.and_kleene(pc.is_valid(birth_unit), pc.invert(birth_known)), code="UNIT_UNKNOWN",
-               column="birth_registration_unit_code", value=birth_unit)
+    reject.add(
+        pc.and_kleene(pc.is_valid(birth_unit), pc.invert(birth_known)),
+        code="UNIT_UNKNOWN",
+        column="birth_registration_unit_code",
+        value=birth_unit,
+    )
     origin = _text(table, "origin_unit_code")
     origin_known, _, _ = _unit_lookup(origin, lambda code: ("", "") if get_unit(code) else None)
-    reject.add(pc.and_kleene(pc.is_valid(origin), pc.invert(origin_known)), code="UNIT_UNKNOWN", column="origin_unit_code",
-               value=origin)
+    reject.add(
+        pc.and_kleene(pc.is_valid(origin), pc.invert(origin_known)),
+        code="UNIT_UNKNOWN",
+        column="origin_unit_code",
+        value=origin,
+    )
 
     status = pc.coalesce(pc.utf8_lower(_text(table, "life_status")), LifeStatus.ALIVE.value)
-    reject.add(pc.invert(_membership(status, [s.value for s in LifeStatus])), code="LIFE_STATUS_INVALID",
-               column="life_status", value=status)
+    reject.add(
+        pc.invert(_membership(status, [s.value for s in LifeStatus])),
+        code="LIFE_STATUS_INVALID",
+        column="life_status",
+        value=status,
+    )
     status_text = _text(table, "life_status_date")
     status_date, _ = _parse_partial_dates(status_text)
     alive = pc.equal(status, LifeStatus.ALIVE.value)
-    reject.add(pc.and_kleene(pc.invert(alive), pc.is_null(status_date)), code="DATE_INVALID", column="life_status_date",
-               value=status_text)
-    reject.add(pc.and_kleene(pc.invert(alive), pc.or_kleene(pc.less(status_date, birth),
-                                                 pc.greater(status_date, pa.scalar(today, pa.date32())))),
-               code="DATE_INVALID", column="life_status_date", value=status_text)
+    reject.add(
+        pc.and_kleene(pc.invert(alive), pc.is_null(status_date)),
+        code="DATE_INVALID",
+        column="life_status_date",
+        value=status_text,
+    )
+    reject.add(
+        pc.and_kleene(
+            pc.invert(alive),
+            pc.or_kleene(pc.less(status_date, birth), pc.greater(status_date, pa.scalar(today, pa.date32()))),
+        ),
+        code="DATE_INVALID",
+        column="life_status_date",
+        value=status_text,
+    )
 
     address = canonical_column(_text(table, "address_line"))
     unit_code = _text(table, "unit_code")
     generation = pc.coalesce(_text(table, "unit_generation"), UnitGeneration.Y2025.value)
-    reject.add(pc.invert(_membership(generation, [g.value for g in UnitGeneration])), code="UNIT_GENERATION_INVALID",
-               column="unit_generation", value=generation)
+    reject.add(
+        pc.invert(_membership(generation, [g.value for g in UnitGeneration])),
+        code="UNIT_GENERATION_INVALID",
+        column="unit_generation",
+        value=generation,
+    )
     current_known, current_commune, current_province = _unit_lookup(unit_code, _resolve_commune(UnitGeneration.Y2025))
     old_known, old_commune, old_province = _unit_lookup(unit_code, _resolve_commune(UnitGeneration.PRE_2025))
     is_old = pc.equal(generation, UnitGeneration.PRE_2025.value)
     unit_known = pc.if_else(is_old, old_known, current_known)
-    reject.add(pc.and_kleene(pc.is_valid(unit_code), pc.invert(unit_known)), code="UNIT_UNKNOWN", column="unit_code",
-               value=unit_code)
-    reject.add(pc.xor(pc.is_valid(unit_code), pc.is_valid(address)), code="RESIDENCE_INCOMPLETE",
-               column="address_line", value=address)
+    reject.add(
+        pc.and_kleene(pc.is_valid(unit_code), pc.invert(unit_known)),
+        code="UNIT_UNKNOWN",
+        column="unit_code",
+        value=unit_code,
+    )
+    reject.add(
+        pc.xor(pc.is_valid(unit_code), pc.is_valid(address)),
+        code="RESIDENCE_INCOMPLETE",
+        column="address_line",
+        value=address,
+    )
 
     ok = reject.ok
     family, middle, given = split_names(pc.filter(full_name, ok))
-    valid = pa.table({
-        "row_number": pc.filter(pa.array(range(first_row_number, first_row_number + rows), pa.int64()), ok),
-        "pin": pc.filter(pin, ok),
-        "full_name": pc.filter(full_name, ok),
-        "name_folded": pc.filter(folded, ok),
-        "family_name": family,
-        "middle_name": middle,
-        "given_name": given,
-        "birth_date": pc.filter(birth, ok),
-        "birth_date_precision": pc.filter(precision, ok),
-        "sex": pc.filter(sex, ok),
-        "ethnicity_code": pc.filter(ethnicity, ok),
-        "religion_code": pc.filter(religion, ok),
-        "nationality": pc.filter(nationality, ok),
-        "birth_registration_code": pc.filter(prefix, ok),
-        "birth_registration_unit_code": pc.filter(birth_commune, ok),
-        "origin_unit_code": pc.filter(origin, ok),
-        "origin_unit_generation": pc.filter(pc.if_else(pc.is_valid(origin), UnitGeneration.Y2025.value, None), ok),
-        "life_status": pc.filter(status, ok),
-        "life_status_date": pc.filter(pc.if_else(alive, None, status_date), ok),
-        "address_line": pc.filter(address, ok),
-        "unit_code": pc.filter(unit_code, ok),
-        "unit_generation": pc.filter(pc.if_else(pc.is_valid(unit_code), generation, None), ok),
-        "commune_code": pc.filter(pc.if_else(is_old, old_commune, current_commune), ok),
-        "province_code": pc.filter(pc.if_else(is_old, old_province, current_province), ok),
-    })
+    valid = pa.table(
+        {
+            "row_number": pc.filter(pa.array(range(first_row_number, first_row_number + rows), pa.int64()), ok),
+            "pin": pc.filter(pin, ok),
+            "full_name": pc.filter(full_name, ok),
+            "name_folded": pc.filter(folded, ok),
+            "family_name": family,
+            "middle_name": middle,
+            "given_name": given,
+            "birth_date": pc.filter(birth, ok),
+            "birth_date_precision": pc.filter(precision, ok),
+            "sex": pc.filter(sex, ok),
+            "ethnicity_code": pc.filter(ethnicity, ok),
+            "religion_code": pc.filter(religion, ok),
+            "nationality": pc.filter(nationality, ok),
+            "birth_registration_code": pc.filter(prefix, ok),
+            "birth_registration_unit_code": pc.filter(birth_commune, ok),
+            "origin_unit_code": pc.filter(origin, ok),
+            "origin_unit_generation": pc.filter(pc.if_else(pc.is_valid(origin), UnitGeneration.Y2025.value, None), ok),
+            "life_status": pc.filter(status, ok),
+            "life_status_date": pc.filter(pc.if_else(alive, None, status_date), ok),
+            "address_line": pc.filter(address, ok),
+            "unit_code": pc.filter(unit_code, ok),
+            "unit_generation": pc.filter(pc.if_else(pc.is_valid(unit_code), generation, None), ok),
+            "commune_code": pc.filter(pc.if_else(is_old, old_commune, current_commune), ok),
+            "province_code": pc.filter(pc.if_else(is_old, old_province, current_province), ok),
+        }
+    )
     refused = pc.invert(ok)
-    rejects = pa.table({
-        "row_number": pc.filter(pa.array(range(first_row_number, first_row_number + rows), pa.int64()), refused),
-        "column_name": pc.filter(reject.column, refused),
-        "code": pc.filter(reject.code, refused),
-        "value": pc.utf8_slice_codeunits(pc.filter(reject.value, refused), 0, 200),
-    })
+    rejects = pa.table(
+        {
+            "row_number": pc.filter(pa.array(range(first_row_number, first_row_number + rows), pa.int64()), refused),
+            "column_name": pc.filter(reject.column, refused),
+            "code": pc.filter(reject.code, refused),
+            "value": pc.utf8_slice_codeunits(pc.filter(reject.value, refused), 0, 200),
+        }
+    )
     return ValidatedBatch(valid=valid, rejects=rejects)

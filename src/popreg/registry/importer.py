@@ -84,8 +84,11 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         source, sep, field = pair.partition("=")
         if not sep or not source.strip() or field.strip() not in import_rules.KNOWN_COLUMNS:
-            raise ImportFailed(f"--map takes COLUMN=FIELD with FIELD one of {', '.join(import_rules.KNOWN_COLUMNS)}.",
-                               code="IMPORT_MAPPING_INVALID", details={"value": pair})
+            raise ImportFailed(
+                f"--map takes COLUMN=FIELD with FIELD one of {', '.join(import_rules.KNOWN_COLUMNS)}.",
+                code="IMPORT_MAPPING_INVALID",
+                details={"value": pair},
+            )
         mapping[source.strip()] = field.strip()
     return mapping
 
@@ -120,9 +123,12 @@ class _Source:
         self.renamed = [self.mapping.get(name, name) for name in names]
         missing = [c for c in import_rules.REQUIRED_COLUMNS if c not in self.renamed]
         if missing:
-            raise ImportFailed(f"{path.name} lacks the required column(s) {', '.join(missing)}; name them in the "
-                               "header or map them with --map COLUMN=FIELD.", code="IMPORT_COLUMNS_MISSING",
-                               details={"missing": missing, "found": names})
+            raise ImportFailed(
+                f"{path.name} lacks the required column(s) {', '.join(missing)}; name them in the "
+                "header or map them with --map COLUMN=FIELD.",
+                code="IMPORT_COLUMNS_MISSING",
+                details={"missing": missing, "found": names},
+            )
         self.ignored = tuple(n for n, r in zip(names, self.renamed, strict=True) if r not in import_rules.KNOWN_COLUMNS)
 
     def _csv_header(self) -> list[str]:
@@ -161,10 +167,15 @@ class _Source:
             malformed.append((int(row.number or 0), "*", "CSV_ROW_MALFORMED", row.text[:200]))
             return "skip"
 
-        read = pa_csv.ReadOptions(use_threads=False, block_size=max(1 << 16, self.batch_rows * 128),
-                                  column_names=self.source_names, skip_rows=1)
-        convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(self.source_names, pa.binary()),
-                                        strings_can_be_null=False)
+        read = pa_csv.ReadOptions(
+            use_threads=False,
+            block_size=max(1 << 16, self.batch_rows * 128),
+            column_names=self.source_names,
+            skip_rows=1,
+        )
+        convert = pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(self.source_names, pa.binary()), strings_can_be_null=False
+        )
         parse = pa_csv.ParseOptions(invalid_row_handler=on_invalid_row)
         try:
             reader = pa_csv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
@@ -202,15 +213,16 @@ def _decode(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[tuple[in
                 bad.add(index)
     mask = pa.array([i not in bad for i in range(table.num_rows)])
     kept = table.filter(mask)
-    return pa.table({name: pc.cast(kept[name], pa.string()) for name in kept.column_names}), [(i, None)
-                                                                                              for i in sorted(bad)]
+    return pa.table({name: pc.cast(kept[name], pa.string()) for name in kept.column_names}), [
+        (i, None) for i in sorted(bad)
+    ]
 
 
 def _existing_pins(session: Session, pins: list[str]) -> dict[str, int]:
     """PINs of ``pins`` already in the register, with the person id holding each."""
     found: dict[str, int] = {}
     for start in range(0, len(pins), 900):
-        chunk = pins[start:start + 900]
+        chunk = pins[start : start + 900]
         for pin, person_id in session.execute(select(Person.pin, Person.id).where(Person.pin.in_(chunk))):
             found[pin] = person_id
     return found
@@ -244,49 +256,90 @@ def _load_batch(session: Session, job: ImportJob, valid: pa.Table, *, source: st
     now = utc_now()
     person_ids = bulk.reserve_ids(session, "persons", count)
     has_residence = pc.is_valid(valid["unit_code"])
-    residences = pa.table({
-        "person_id": pc.filter(person_ids, has_residence),
-        "kind": pa.array(["permanent"] * int(pc.sum(has_residence).as_py() or 0), pa.string()),
-        "address_line": pc.filter(valid["address_line"], has_residence),
-        "unit_code": pc.filter(valid["unit_code"], has_residence),
-        "unit_generation": pc.filter(valid["unit_generation"], has_residence),
-        "commune_code": pc.filter(valid["commune_code"], has_residence),
-        "province_code": pc.filter(valid["province_code"], has_residence),
-        "valid_to": pa.nulls(int(pc.sum(has_residence).as_py() or 0), pa.date32()),
-    })
+    residences = pa.table(
+        {
+            "person_id": pc.filter(person_ids, has_residence),
+            "kind": pa.array(["permanent"] * int(pc.sum(has_residence).as_py() or 0), pa.string()),
+            "address_line": pc.filter(valid["address_line"], has_residence),
+            "unit_code": pc.filter(valid["unit_code"], has_residence),
+            "unit_generation": pc.filter(valid["unit_generation"], has_residence),
+            "commune_code": pc.filter(valid["commune_code"], has_residence),
+            "province_code": pc.filter(valid["province_code"], has_residence),
+            "valid_to": pa.nulls(int(pc.sum(has_residence).as_py() or 0), pa.date32()),
+        }
+    )
     home_commune, home_province = bulk.home_units(person_ids, valid["birth_registration_unit_code"], residences)
     stamp = pa.timestamp("us", tz="UTC")
-    persons = pa.table({
-        "id": person_ids, **{name: valid[name] for name in bulk.PERSON_COLUMNS},
-        "home_commune_code": home_commune, "home_province_code": home_province,
-        "version": pa.array(np.ones(count, dtype=np.int64)), "created_at": pa.array([now] * count, stamp),
-        "updated_at": pa.array([now] * count, stamp),
-    })
+    persons = pa.table(
+        {
+            "id": person_ids,
+            **{name: valid[name] for name in bulk.PERSON_COLUMNS},
+            "home_commune_code": home_commune,
+            "home_province_code": home_province,
+            "version": pa.array(np.ones(count, dtype=np.int64)),
+            "created_at": pa.array([now] * count, stamp),
+            "updated_at": pa.array([now] * count, stamp),
+        }
+    )
     bulk.write_rows(session, "persons", persons)
     residence_rows = residences.num_rows
-    bulk.write_rows(session, "residences", pa.table({
-        **{name: residences[name] for name in ("person_id", "kind", "address_line", "unit_code", "unit_generation",
-                                               "commune_code", "province_code")},
-        "valid_from": pa.array([now.date()] * residence_rows, pa.date32()),
-        "created_at": pa.array([now] * residence_rows, stamp),
-    }))
-    bulk.write_rows(session, "person_events", bulk.history_events(
-        valid, person_ids=person_ids, event_type="person.imported", effective_date=None, recorded_at=now,
-        source_agency="import", legal_basis=f"import of {source}", actor=f"import:{job.id}"))
-    return count
+    bulk.write_rows(
+        session,
+        "residences",
+        pa.table(
+            {
+                **{
+                    name: residences[name]
+                    for name in (
+                        "person_id",
+                        "kind",
+                        "address_line",
+                        "unit_code",
+                        "unit_generation",
+                        "commune_code",
+                        "province_code",
+                    )
+                },
+                "valid_from": pa.array([now.date()] * residence_rows, pa.date32()),
+                "created_at": pa.array([now] * residence_rows, stamp),
+            }
+        ),
+    )
+    bulk.write_rows(
+        session,
+        "person_events",
+        bulk.history_events(
+            valid,
+            person_ids=person_ids,
+            event_type="person.imported",
+            effective_date=None,
+            recorded_at=now,
+            source_agency="import",
+            legal_basis=f"import of {source}",
+            actor=f"import:{job.id}",
+        ),
+    )
+    loaded: int = count
+    return loaded
 
 
 def _write_rejects(session: Session, job: ImportJob, rejects: list[tuple[int, str, str, str | None]]) -> None:
     if not rejects:
         return
     rows = sorted(rejects)
-    bulk.write_rows(session, "import_rejects", pa.table({
-        "job_id": pa.array([job.id] * len(rows), pa.int64()),
-        "row_number": pa.array([r[0] for r in rows], pa.int64()),
-        "column_name": pa.array([r[1] for r in rows], pa.string()),
-        "code": pa.array([r[2] for r in rows], pa.string()),
-        "value": pa.array([r[3] for r in rows], pa.string()),
-    }))
+    bulk.write_rows(
+        session,
+        "import_rejects",
+        pa.table(
+            {
+                "job_id": pa.array([job.id] * len(rows), pa.int64()),
+                "row_number": pa.array([r[0] for r in rows], pa.int64()),
+                "column_name": pa.array([r[1] for r in rows], pa.string()),
+                "code": pa.array([r[2] for r in rows], pa.string()),
+                "value": pa.array([r[3] for r in rows], pa.string()),
+            }
+        ),
+    )
 
 
 def _start_job(database: Database, *, digest: str, source: str) -> tuple[int, bool]:
@@ -294,17 +347,33 @@ def _start_job(database: Database, *, digest: str, source: str) -> tuple[int, bo
         job = session.execute(select(ImportJob).where(ImportJob.fingerprint == digest)).scalar_one_or_none()
         if job is None:
             now = utc_now()
-            job = ImportJob(fingerprint=digest, kind="persons", source_name=source, status="running", rows_done=0,
-                            last_line=0, rows_loaded=0, rows_rejected=0, started_at=now, updated_at=now,
-                            first_person_id=bulk.max_id(session, Person.id) + 1)
+            job = ImportJob(
+                fingerprint=digest,
+                kind="persons",
+                source_name=source,
+                status="running",
+                rows_done=0,
+                last_line=0,
+                rows_loaded=0,
+                rows_rejected=0,
+                started_at=now,
+                updated_at=now,
+                first_person_id=bulk.max_id(session, Person.id) + 1,
+            )
             session.add(job)
             session.flush()
         return job.id, job.status == "completed"
 
 
-def import_persons(database: Database, path: Path, *, mapping: Mapping[str, str] | None = None,
-                   batch_rows: int = 100_000, progress: Progress | None = None,
-                   today: date | None = None) -> ImportSummary:
+def import_persons(
+    database: Database,
+    path: Path,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    batch_rows: int = 100_000,
+    progress: Progress | None = None,
+    today: date | None = None,
+) -> ImportSummary:
     """Import (or resume importing) a file of persons; see the module docstring for the guarantees."""
     mapping = mapping or {}
     source = _Source(path, mapping, batch_rows=batch_rows)
@@ -333,18 +402,30 @@ def import_persons(database: Database, path: Path, *, mapping: Mapping[str, str]
     return _summary(database, job_id, source=path.name, already_done=already_done, ignored=source.ignored)
 
 
-def _import_batch(database: Database, job_id: int, table: pa.Table, lines: np.ndarray,
-                  early_rejects: list[tuple[int, str, str, str | None]], *, source: str, today: date,
-                  progress: Progress | None) -> None:
+def _import_batch(
+    database: Database,
+    job_id: int,
+    table: pa.Table,
+    lines: np.ndarray,
+    early_rejects: list[tuple[int, str, str, str | None]],
+    *,
+    source: str,
+    today: date,
+    progress: Progress | None,
+) -> None:
     checked = import_rules.validate(table, first_row_number=0, today=today)
     line_of = pa.array(lines, pa.int64())
     rejects = list(early_rejects)
     rejects.extend(
         (int(line), column, code, value)
-        for line, column, code, value in zip(pc.take(line_of, checked.rejects["row_number"]).to_pylist(),
-                                             checked.rejects["column_name"].to_pylist(),
-                                             checked.rejects["code"].to_pylist(),
-                                             checked.rejects["value"].to_pylist(), strict=True))
+        for line, column, code, value in zip(
+            pc.take(line_of, checked.rejects["row_number"]).to_pylist(),
+            checked.rejects["column_name"].to_pylist(),
+            checked.rejects["code"].to_pylist(),
+            checked.rejects["value"].to_pylist(),
+            strict=True,
+        )
+    )
     valid = checked.valid
     with database.unit_of_work() as session:
         job = session.get(ImportJob, job_id, with_for_update=True)
@@ -353,9 +434,13 @@ def _import_batch(database: Database, job_id: int, table: pa.Table, lines: np.nd
         refused = pc.invert(keep)
         rejects.extend(
             (int(line), "pin", code, pin)
-            for line, code, pin in zip(pc.take(line_of, pc.filter(valid["row_number"], refused)).to_pylist(),
-                                       pc.filter(codes, refused).to_pylist(),
-                                       pc.filter(valid["pin"], refused).to_pylist(), strict=True))
+            for line, code, pin in zip(
+                pc.take(line_of, pc.filter(valid["row_number"], refused)).to_pylist(),
+                pc.filter(codes, refused).to_pylist(),
+                pc.filter(valid["pin"], refused).to_pylist(),
+                strict=True,
+            )
+        )
         loaded = _load_batch(session, job, valid.filter(keep), source=source)
         _write_rejects(session, job, rejects)
         job.rows_done += table.num_rows
@@ -368,17 +453,25 @@ def _import_batch(database: Database, job_id: int, table: pa.Table, lines: np.nd
         progress(*totals)
 
 
-def _summary(database: Database, job_id: int, *, source: str, already_done: bool,
-             ignored: tuple[str, ...]) -> ImportSummary:
+def _summary(
+    database: Database, job_id: int, *, source: str, already_done: bool, ignored: tuple[str, ...]
+) -> ImportSummary:
     with database.read_session() as session:
         job = session.get(ImportJob, job_id)
         assert job is not None  # noqa: S101
         by_code: dict[str, int] = {}
         for code in session.execute(select(ImportReject.code).where(ImportReject.job_id == job_id)).scalars():
             by_code[code] = by_code.get(code, 0) + 1
-        return ImportSummary(job_id=job_id, source=source, rows_read=job.rows_done + _malformed(by_code),
-                             rows_loaded=job.rows_loaded, rows_rejected=job.rows_rejected, already_done=already_done,
-                             ignored_columns=ignored, rejects_by_code=by_code)
+        return ImportSummary(
+            job_id=job_id,
+            source=source,
+            rows_read=job.rows_done + _malformed(by_code),
+            rows_loaded=job.rows_loaded,
+            rows_rejected=job.rows_rejected,
+            already_done=already_done,
+            ignored_columns=ignored,
+            rejects_by_code=by_code,
+        )
 
 
 def _malformed(by_code: Mapping[str, int]) -> int:
@@ -391,19 +484,34 @@ def write_reject_file(database: Database, job_id: int, out: Path) -> int:
         writer = csv.writer(handle)
         writer.writerow(["line", "column", "code", "message", "value"])
         count = 0
-        query = (select(ImportReject).where(ImportReject.job_id == job_id)
-                 .order_by(ImportReject.row_number, ImportReject.id).execution_options(yield_per=10_000))
+        query = (
+            select(ImportReject)
+            .where(ImportReject.job_id == job_id)
+            .order_by(ImportReject.row_number, ImportReject.id)
+            .execution_options(yield_per=10_000)
+        )
         for reject in session.execute(query).scalars():
-            writer.writerow([reject.row_number, reject.column_name, reject.code,
-                             REJECT_MESSAGES.get(reject.code, ""), reject.value or ""])
+            writer.writerow(
+                [
+                    reject.row_number,
+                    reject.column_name,
+                    reject.code,
+                    REJECT_MESSAGES.get(reject.code, ""),
+                    reject.value or "",
+                ]
+            )
             count += 1
     return count
 
 
 def summary_dict(summary: ImportSummary) -> dict[str, Any]:
     return {
-        "job_id": summary.job_id, "source": summary.source, "rows_read": summary.rows_read,
-        "rows_loaded": summary.rows_loaded, "rows_rejected": summary.rows_rejected,
-        "already_done": summary.already_done, "ignored_columns": list(summary.ignored_columns),
+        "job_id": summary.job_id,
+        "source": summary.source,
+        "rows_read": summary.rows_read,
+        "rows_loaded": summary.rows_loaded,
+        "rows_rejected": summary.rows_rejected,
+        "already_done": summary.already_done,
+        "ignored_columns": list(summary.ignored_columns),
         "rejects_by_code": summary.rejects_by_code,
     }

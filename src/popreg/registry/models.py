@@ -24,8 +24,9 @@ class Person(Base):
     pin: Mapped[str] = mapped_column(String(12), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     # Binary ("C") collation on PostgreSQL so that prefix search is an index range scan on both backends.
-    name_folded: Mapped[str] = mapped_column(String(200).with_variant(String(200, collation="C"), "postgresql"),
-                                             index=True)
+    name_folded: Mapped[str] = mapped_column(
+        String(200).with_variant(String(200, collation="C"), "postgresql"), index=True
+    )
     family_name: Mapped[str] = mapped_column(String(80))
     middle_name: Mapped[str] = mapped_column(String(120))
     given_name: Mapped[str] = mapped_column(String(80))
@@ -43,13 +44,18 @@ class Person(Base):
     life_status_date: Mapped[date | None] = mapped_column(Date)
     # Where the person belongs for jurisdiction (current permanent residence, else temporary, else
     # the last one, else the commune of birth registration), kept by the service on every change.
-    home_commune_code: Mapped[str | None] = mapped_column(String(5), index=True)
-    home_province_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    home_commune_code: Mapped[str | None] = mapped_column(String(5))
+    home_province_code: Mapped[str | None] = mapped_column(String(2))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_persons_birth_date_name_folded", "birth_date", "name_folded"),)
+    __table_args__ = (
+        Index("ix_persons_birth_date_name_folded", "birth_date", "name_folded"),
+        # A commune or province officer's name search is a range scan inside their unit.
+        Index("ix_persons_home_commune_name", "home_commune_code", "name_folded"),
+        Index("ix_persons_home_province_name", "home_province_code", "name_folded"),
+    )
 
 
 class PersonRelation(Base):
@@ -134,8 +140,8 @@ class Residence(Base):
             sqlite_where=text("kind = 'permanent' AND valid_to IS NULL"),
             postgresql_where=text("kind = 'permanent' AND valid_to IS NULL"),
         ),
-        Index("ix_residences_commune_current", "commune_code", "valid_to"),
-        Index("ix_residences_province_current", "province_code", "valid_to"),
+        Index("ix_residences_commune_current", "commune_code", "kind", "valid_to"),
+        Index("ix_residences_province_current", "province_code", "kind", "valid_to"),
     )
 
 

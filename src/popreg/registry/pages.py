@@ -38,14 +38,21 @@ SearchText = Annotated[str, Query(max_length=200)]
 @router.get("/console")
 def home(request: Request, console: ConsoleOfficial) -> Response:
     """The start page: search, and the tasks the official's role allows."""
-    return render(request, "home.html", {"values": {"name": "", "birth_date": "", "unit_code": ""},
-                                         "errors": FormErrors()})
+    return render(
+        request, "home.html", {"values": {"name": "", "birth_date": "", "unit_code": ""}, "errors": FormErrors()}
+    )
 
 
 @router.get("/console/persons")
-def search(request: Request, console: ConsoleOfficial, session: SessionDep, name: SearchText = "",
-           birth_date: SearchText = "", unit_code: SearchText = "",
-           page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
+def search(
+    request: Request,
+    console: ConsoleOfficial,
+    session: SessionDep,
+    name: SearchText = "",
+    birth_date: SearchText = "",
+    unit_code: SearchText = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
     """Search within the jurisdiction, ignoring accents and case; a 12-digit PIN opens the person."""
     name, birth_date, unit_code = name.strip(), birth_date.strip(), unit_code.strip()
     if name.isascii() and name.isdigit() and len(name) == 12 and not birth_date and not unit_code:
@@ -57,15 +64,30 @@ def search(request: Request, console: ConsoleOfficial, session: SessionDep, name
         try:
             with session.begin_nested():
                 results = service.search_persons(
-                    session, principal=console.principal, name=name or None, birth_date=birth_date or None,
-                    unit_code=unit_code or None, page=page, page_size=PAGE_SIZE)
+                    session,
+                    principal=console.principal,
+                    name=name or None,
+                    birth_date=birth_date or None,
+                    unit_code=unit_code or None,
+                    page=page,
+                    page_size=PAGE_SIZE,
+                )
         except DomainError as error:
             errors = FormErrors.from_error(error, translator_for(request), fields=SEARCH_FIELDS)
-    return render(request, "search.html", {
-        "values": values, "errors": errors, "results": results, "page": page,
-        "page_links": _page_links(values, page, results),
-        "show": Presenter(translator_for(request)), "scope": _scope(request, console.principal.jurisdiction_code),
-    }, status_code=422 if errors else 200)
+    return render(
+        request,
+        "search.html",
+        {
+            "values": values,
+            "errors": errors,
+            "results": results,
+            "page": page,
+            "page_links": _page_links(values, page, results),
+            "show": Presenter(translator_for(request)),
+            "scope": _scope(request, console.principal.jurisdiction_code),
+        },
+        status_code=422 if errors else 200,
+    )
 
 
 def _page_links(values: dict[str, str], page: int, results: PersonPage | None) -> dict[str, str | None]:
@@ -83,24 +105,29 @@ def _scope(request: Request, jurisdiction_code: str | None) -> str:
 
 
 @router.get("/console/persons/{pin}")
-def person(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep,
-           notice: str | None = None) -> Response:
+def person(
+    request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, notice: str | None = None
+) -> Response:
     """A person's record: current data, residences, household, family and the history timeline."""
     record = service.get_person(session, principal=console.principal, pin=pin)
     history = service.history(session, principal=console.principal, pin=pin)
     t = translator_for(request)
     show = Presenter(t)
     alive = record.life_status is LifeStatus.ALIVE
-    return render(request, "person.html", {
-        "person": record,
-        "show": show,
-        "timeline": show.timeline(history),
-        "can_change": console.principal.can_write,
-        "can_record_life_events": console.principal.can_write and alive,
-        "current_residences": [r for r in record.residences if r.valid_to is None],
-        "past_residences": [r for r in record.residences if r.valid_to is not None],
-        "notice": t(f"notice.{notice}", pin=record.pin) if notice in NOTICES else None,
-    })
+    return render(
+        request,
+        "person.html",
+        {
+            "person": record,
+            "show": show,
+            "timeline": show.timeline(history),
+            "can_change": console.principal.can_write,
+            "can_record_life_events": console.principal.can_write and alive,
+            "current_residences": [r for r in record.residences if r.valid_to is None],
+            "past_residences": [r for r in record.residences if r.valid_to is not None],
+            "notice": t(f"notice.{notice}", pin=record.pin) if notice in NOTICES else None,
+        },
+    )
 
 
 @router.get("/console/households/{number}")
@@ -108,9 +135,15 @@ def household(request: Request, number: str, console: ConsoleOfficial, session: 
     """A household: its address, its head and its members, past and present."""
     record = service.get_household(session, principal=console.principal, number=number)
     head = next((member for member in record.members if member.pin == record.head_pin), None)
-    return render(request, "household.html", {
-        "household": record, "head": head, "show": Presenter(translator_for(request)),
-    })
+    return render(
+        request,
+        "household.html",
+        {
+            "household": record,
+            "head": head,
+            "show": Presenter(translator_for(request)),
+        },
+    )
 
 
 @router.get("/console/units")

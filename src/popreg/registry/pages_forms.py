@@ -65,8 +65,18 @@ class RegisterPersonForm(ConsoleForm):
 
     def to_input(self) -> PersonCreate:
         data: dict[str, Any] = self.given(
-            "full_name", "birth_date", "sex", "ethnicity_code", "religion_code", "nationality",
-            "birth_registration_unit_code", "origin_unit_code", "father_pin", "mother_pin", "legal_basis")
+            "full_name",
+            "birth_date",
+            "sex",
+            "ethnicity_code",
+            "religion_code",
+            "nationality",
+            "birth_registration_unit_code",
+            "origin_unit_code",
+            "father_pin",
+            "mother_pin",
+            "legal_basis",
+        )
         if self.origin_unit_code:
             data["origin_unit_generation"] = self.origin_unit_generation
         if self.residence_address or self.residence_unit_code:
@@ -98,16 +108,31 @@ class ChangePersonForm(ConsoleForm):
 
     @classmethod
     def of(cls, person: PersonRead) -> ChangePersonForm:
-        return cls(full_name=person.full_name, birth_date=person.birth_date, sex=person.sex.value,
-                   ethnicity_code=person.ethnicity_code, religion_code=person.religion_code,
-                   nationality=person.nationality, origin_unit_code=person.origin_unit_code or "",
-                   origin_unit_generation=person.origin_unit_generation or UnitGeneration.Y2025.value,
-                   expected_version=str(person.version))
+        return cls(
+            full_name=person.full_name,
+            birth_date=person.birth_date,
+            sex=person.sex.value,
+            ethnicity_code=person.ethnicity_code,
+            religion_code=person.religion_code,
+            nationality=person.nationality,
+            origin_unit_code=person.origin_unit_code or "",
+            origin_unit_generation=person.origin_unit_generation or UnitGeneration.Y2025.value,
+            expected_version=str(person.version),
+        )
 
     def to_input(self) -> PersonUpdate:
         data: dict[str, Any] = self.given(
-            "full_name", "birth_date", "sex", "ethnicity_code", "religion_code", "nationality", "origin_unit_code",
-            "effective_date", "legal_basis", "expected_version")
+            "full_name",
+            "birth_date",
+            "sex",
+            "ethnicity_code",
+            "religion_code",
+            "nationality",
+            "origin_unit_code",
+            "effective_date",
+            "legal_basis",
+            "expected_version",
+        )
         if self.origin_unit_code:
             data["origin_unit_generation"] = self.origin_unit_generation
         return PersonUpdate.model_validate(data)
@@ -137,8 +162,9 @@ class RegisterResidenceForm(ConsoleForm):
     legal_basis: str = ""
 
     def to_input(self) -> ResidenceIn:
-        data: dict[str, Any] = self.given("kind", "address_line", "unit_code", "unit_generation", "valid_from",
-                                          "legal_basis")
+        data: dict[str, Any] = self.given(
+            "kind", "address_line", "unit_code", "unit_generation", "valid_from", "legal_basis"
+        )
         data["end_current"] = bool(self.end_current)
         return ResidenceIn.model_validate(data)
 
@@ -156,14 +182,18 @@ def register_person_form(request: Request, console: ConsoleOfficial) -> Response
 
 
 @router.post("/persons/new")
-def register_person(request: Request, console: ConsoleOfficial, session: SessionDep, permutation: PermutationDep,
-                    form: Annotated[RegisterPersonForm, Form()]) -> Response:
+def register_person(
+    request: Request,
+    console: ConsoleOfficial,
+    session: SessionDep,
+    permutation: PermutationDep,
+    form: Annotated[RegisterPersonForm, Form()],
+) -> Response:
     require_write(console.principal)
     try:
         data = form.to_input()
         with session.begin_nested():
-            person = service.register_person(session, principal=console.principal, data=data,
-                                             permutation=permutation)
+            person = service.register_person(session, principal=console.principal, data=data, permutation=permutation)
             pin = person.pin
     except (DomainError, ValidationError) as error:
         errors = _form_errors(request, error, form, REGISTER_ALIASES)
@@ -171,11 +201,25 @@ def register_person(request: Request, console: ConsoleOfficial, session: Session
     return RedirectResponse(f"/console/persons/{pin.strip()}?notice=registered", status_code=303)
 
 
-def _register_page(request: Request, principal: OfficialPrincipal, form: RegisterPersonForm, errors: FormErrors,
-                   *, status_code: int = 200) -> Response:
-    return render(request, "person_register.html", {
-        **_choices(request, principal), "values": form.model_dump(), "errors": errors,
-        "fields": list(RegisterPersonForm.model_fields)}, status_code=status_code)
+def _register_page(
+    request: Request,
+    principal: OfficialPrincipal,
+    form: RegisterPersonForm,
+    errors: FormErrors,
+    *,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "person_register.html",
+        {
+            **_choices(request, principal),
+            "values": form.model_dump(),
+            "errors": errors,
+            "fields": list(RegisterPersonForm.model_fields),
+        },
+        status_code=status_code,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,8 +235,9 @@ def change_person_form(request: Request, pin: str, console: ConsoleOfficial, ses
 
 
 @router.post("/persons/{pin}/edit")
-def change_person(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep,
-                  form: Annotated[ChangePersonForm, Form()]) -> Response:
+def change_person(
+    request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, form: Annotated[ChangePersonForm, Form()]
+) -> Response:
     require_write(console.principal)
     try:
         data = form.to_input()
@@ -206,11 +251,27 @@ def change_person(request: Request, pin: str, console: ConsoleOfficial, session:
     return RedirectResponse(f"/console/persons/{pin.strip()}?notice=changed", status_code=303)
 
 
-def _change_page(request: Request, principal: OfficialPrincipal, person: PersonRead, form: ChangePersonForm,
-                 errors: FormErrors, *, status_code: int = 200) -> Response:
-    return render(request, "person_change.html", {
-        **_choices(request, principal), "person": person, "values": form.model_dump(), "errors": errors,
-        "fields": list(ChangePersonForm.model_fields)}, status_code=status_code)
+def _change_page(
+    request: Request,
+    principal: OfficialPrincipal,
+    person: PersonRead,
+    form: ChangePersonForm,
+    errors: FormErrors,
+    *,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "person_change.html",
+        {
+            **_choices(request, principal),
+            "person": person,
+            "values": form.model_dump(),
+            "errors": errors,
+            "fields": list(ChangePersonForm.model_fields),
+        },
+        status_code=status_code,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,8 +287,9 @@ def record_death_form(request: Request, pin: str, console: ConsoleOfficial, sess
 
 
 @router.post("/persons/{pin}/death")
-def record_death(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep,
-                 form: Annotated[RecordDeathForm, Form()]) -> Response:
+def record_death(
+    request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, form: Annotated[RecordDeathForm, Form()]
+) -> Response:
     require_write(console.principal)
     try:
         data = form.to_input()
@@ -241,11 +303,21 @@ def record_death(request: Request, pin: str, console: ConsoleOfficial, session: 
     return RedirectResponse(f"/console/persons/{pin.strip()}?notice=death_recorded", status_code=303)
 
 
-def _death_page(request: Request, person: PersonRead, form: RecordDeathForm, errors: FormErrors, *,
-                status_code: int = 200) -> Response:
-    return render(request, "person_death.html", {
-        "person": person, "values": form.model_dump(), "errors": errors, "fields": list(RecordDeathForm.model_fields),
-        "show": Presenter(translator_for(request))}, status_code=status_code)
+def _death_page(
+    request: Request, person: PersonRead, form: RecordDeathForm, errors: FormErrors, *, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "person_death.html",
+        {
+            "person": person,
+            "values": form.model_dump(),
+            "errors": errors,
+            "fields": list(RecordDeathForm.model_fields),
+            "show": Presenter(translator_for(request)),
+        },
+        status_code=status_code,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,13 +332,19 @@ def register_residence_form(request: Request, pin: str, console: ConsoleOfficial
     has_permanent = any(r.kind is ResidenceKind.PERMANENT and r.valid_to is None for r in person.residences)
     form = RegisterResidenceForm(
         kind=(ResidenceKind.TEMPORARY if has_permanent else ResidenceKind.PERMANENT).value,
-        unit_code=_home_commune(console.principal))
+        unit_code=_home_commune(console.principal),
+    )
     return _residence_page(request, console.principal, person, form, FormErrors())
 
 
 @router.post("/persons/{pin}/residences/new")
-def register_residence(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep,
-                       form: Annotated[RegisterResidenceForm, Form()]) -> Response:
+def register_residence(
+    request: Request,
+    pin: str,
+    console: ConsoleOfficial,
+    session: SessionDep,
+    form: Annotated[RegisterResidenceForm, Form()],
+) -> Response:
     require_write(console.principal)
     try:
         data = form.to_input()
@@ -280,11 +358,27 @@ def register_residence(request: Request, pin: str, console: ConsoleOfficial, ses
     return RedirectResponse(f"/console/persons/{pin.strip()}?notice=residence_registered", status_code=303)
 
 
-def _residence_page(request: Request, principal: OfficialPrincipal, person: PersonRead, form: RegisterResidenceForm,
-                    errors: FormErrors, *, status_code: int = 200) -> Response:
-    return render(request, "residence_register.html", {
-        **_choices(request, principal), "person": person, "values": form.model_dump(), "errors": errors,
-        "fields": list(RegisterResidenceForm.model_fields)}, status_code=status_code)
+def _residence_page(
+    request: Request,
+    principal: OfficialPrincipal,
+    person: PersonRead,
+    form: RegisterResidenceForm,
+    errors: FormErrors,
+    *,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "residence_register.html",
+        {
+            **_choices(request, principal),
+            "person": person,
+            "values": form.model_dump(),
+            "errors": errors,
+            "fields": list(RegisterResidenceForm.model_fields),
+        },
+        status_code=status_code,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,8 +404,9 @@ def _choices(request: Request, principal: OfficialPrincipal) -> dict[str, Any]:
     }
 
 
-def _form_errors(request: Request, error: DomainError | ValidationError, form: ConsoleForm,
-                 aliases: Mapping[str, str]) -> FormErrors:
+def _form_errors(
+    request: Request, error: DomainError | ValidationError, form: ConsoleForm, aliases: Mapping[str, str]
+) -> FormErrors:
     return FormErrors.from_error(error, translator_for(request), fields=type(form).model_fields, aliases=aliases)
 
 

@@ -137,13 +137,23 @@ class Presenter:
             collection, _, item = key.partition(".")
             label_key = collection if item else key
             label = self.t(TIMELINE_LABELS[label_key]) if label_key in TIMELINE_LABELS else self.t.label(label_key)
-            lines.append(ChangeLine(label=label,
-                                    before=self._value(label_key, before, event.changes, side=0),
-                                    after=self._value(label_key, after, event.changes, side=1)))
+            lines.append(
+                ChangeLine(
+                    label=label,
+                    before=self._value(label_key, before, event.changes, side=0),
+                    after=self._value(label_key, after, event.changes, side=1),
+                )
+            )
         return TimelineEntry(
-            title=self.event_title(event.event_type), event_type=event.event_type,
-            effective_date=event.effective_date, recorded_at=event.recorded_at, legal_basis=event.legal_basis,
-            actor=self.actor(event.actor), agency=self.agency(event.source_agency), changes=lines)
+            title=self.event_title(event.event_type),
+            event_type=event.event_type,
+            effective_date=event.effective_date,
+            recorded_at=event.recorded_at,
+            legal_basis=event.legal_basis,
+            actor=self.actor(event.actor),
+            agency=self.agency(event.source_agency),
+            changes=lines,
+        )
 
     def _value(self, field: str, value: Any, changes: dict[str, Any], *, side: int) -> str:
         """One side (0 before, 1 after) of a change; a date of birth and a unit code are read with the
@@ -186,16 +196,26 @@ class Presenter:
     def _record(self, collection: str, record: dict[str, Any]) -> str:
         """A residence, relation or household membership recorded inside an event, in one line."""
         if collection == "residences":
-            text = self.t("timeline.residence", kind=self.residence_kind(record.get("kind")),
-                          address=record.get("address_line", ""),
-                          unit=self.unit(record.get("unit_code"), record.get("unit_generation")))
+            text = self.t(
+                "timeline.residence",
+                kind=self.residence_kind(record.get("kind")),
+                address=record.get("address_line", ""),
+                unit=self.unit(record.get("unit_code"), record.get("unit_generation")),
+            )
             return f"{text}, {self._period(record.get('valid_from'), record.get('valid_to'))}"
         if collection == "relations":
-            return self.t("timeline.relation", kind=self.relation(record.get("kind")),
-                          name=record.get("relative_name", ""), pin=record.get("relative_pin", ""))
+            return self.t(
+                "timeline.relation",
+                kind=self.relation(record.get("kind")),
+                name=record.get("relative_name", ""),
+                pin=record.get("relative_pin", ""),
+            )
         if collection == "households":
-            text = self.t("timeline.household", number=record.get("number", ""),
-                          relationship=self.household_relationship(record.get("relationship_to_head")))
+            text = self.t(
+                "timeline.household",
+                number=record.get("number", ""),
+                relationship=self.household_relationship(record.get("relationship_to_head")),
+            )
             return f"{text}, {self._period(record.get('joined_on'), record.get('left_on'))}"
         return ", ".join(f"{key}: {value}" for key, value in record.items())
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, func, select, union
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -50,8 +50,9 @@ def add_event(session: Session, event: PersonEvent) -> None:
     session.add(event)
 
 
-def events_of(session: Session, person_id: int, *, recorded_until: datetime | None = None,
-              effective_until: date | None = None) -> Sequence[PersonEvent]:
+def events_of(
+    session: Session, person_id: int, *, recorded_until: datetime | None = None, effective_until: date | None = None
+) -> Sequence[PersonEvent]:
     """A person's history, oldest first, optionally cut at a recorded time or an effective date."""
     query = select(PersonEvent).where(PersonEvent.person_id == person_id)
     if recorded_until is not None:
@@ -94,13 +95,17 @@ def relations_of(session: Session, person_id: int) -> Sequence[tuple[PersonRelat
 
 
 def current_relation(session: Session, person_id: int, kind: str) -> PersonRelation | None:
-    return session.execute(
-        select(PersonRelation).where(
-            PersonRelation.person_id == person_id,
-            PersonRelation.kind == kind,
-            PersonRelation.valid_to.is_(None),
+    return (
+        session.execute(
+            select(PersonRelation).where(
+                PersonRelation.person_id == person_id,
+                PersonRelation.kind == kind,
+                PersonRelation.valid_to.is_(None),
+            )
         )
-    ).scalars().first()
+        .scalars()
+        .first()
+    )
 
 
 def get_household_by_number(session: Session, number: str, *, for_update: bool = False) -> Household | None:
@@ -154,35 +159,51 @@ def search_persons(
     limit: int,
     offset: int,
 ) -> Sequence[Person]:
-    """Persons whose accent-free name starts with ``name_folded`` (an index range scan), filtered.
+    """Persons whose accent-free name starts with ``name_folded``, filtered.
 
     ``jurisdiction_code`` and ``unit_code`` each restrict to persons who belong to that commune
-    (5 digits) or province (2 digits): by their home unit or by a current residence there.
+    (5 digits) or province (2 digits): their home unit is there (an index range scan on unit and
+    name), or they hold a current temporary residence there.
     """
-    query: Select[Any] = select(Person)
-    if name_folded:
-        query = query.where(Person.name_folded >= name_folded, Person.name_folded < name_folded + "\uffff")
-    if birth_from is not None:
-        query = query.where(Person.birth_date >= birth_from)
-    if birth_to is not None:
-        query = query.where(Person.birth_date <= birth_to)
-    if sex:
-        query = query.where(Person.sex == sex)
-    if life_status:
-        query = query.where(Person.life_status == life_status)
+    conditions = _person_conditions(
+        name_folded=name_folded, birth_from=birth_from, birth_to=birth_to, sex=sex, life_status=life_status
+    )
+    query: Select[Any] = select(Person).where(*conditions)
     for code in (jurisdiction_code, unit_code):
         if code:
-            query = query.where(_belongs_to(code))
+            query = query.where(Person.id.in_(_members_of_unit(code, conditions)))
     query = query.order_by(Person.name_folded, Person.birth_date, Person.id).limit(limit).offset(offset)
     return session.execute(query).scalars().all()
 
 
-def _belongs_to(code: str) -> Any:
+def _person_conditions(
+    *, name_folded: str | None, birth_from: date | None, birth_to: date | None, sex: str | None, life_status: str | None
+) -> list[Any]:
+    conditions: list[Any] = []
+    if name_folded:
+        conditions += [Person.name_folded >= name_folded, Person.name_folded < name_folded + "\uffff"]
+    if birth_from is not None:
+        conditions.append(Person.birth_date >= birth_from)
+    if birth_to is not None:
+        conditions.append(Person.birth_date <= birth_to)
+    if sex:
+        conditions.append(Person.sex == sex)
+    if life_status:
+        conditions.append(Person.life_status == life_status)
+    return conditions
+
+
+def _members_of_unit(code: str, conditions: list[Any]) -> Any:
+    """Ids of persons who belong to a unit: by home (indexed with the name) or by a current
+    temporary residence there (few per unit)."""
     if len(code) == 2:
         home, residence_column = Person.home_province_code == code, Residence.province_code
     else:
         home, residence_column = Person.home_commune_code == code, Residence.commune_code
-    resident = exists().where(
-        and_(Residence.person_id == Person.id, Residence.valid_to.is_(None), residence_column == code)
+    by_home = select(Person.id).where(home, *conditions)
+    by_temporary_residence = (
+        select(Residence.person_id)
+        .join(Person, Person.id == Residence.person_id)
+        .where(residence_column == code, Residence.kind == "temporary", Residence.valid_to.is_(None), *conditions)
     )
-    return or_(home, resident)
+    return union(by_home, by_temporary_residence)

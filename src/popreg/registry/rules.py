@@ -134,8 +134,7 @@ def check_birth_date(birth: PartialDate, *, today: date) -> None:
 def check_event_date(event_date: date, *, birth: PartialDate, today: date, field: str) -> None:
     """A life event (death, move) happens after birth and not in the future."""
     if event_date > today:
-        raise InvalidInput(f"{field} {event_date} is in the future.", code="DATE_IN_FUTURE",
-                           details={"field": field})
+        raise InvalidInput(f"{field} {event_date} is in the future.", code="DATE_IN_FUTURE", details={"field": field})
     if event_date < birth.earliest():
         raise InvalidInput(
             f"{field} {event_date} is before the person's date of birth ({birth}).",

@@ -19,9 +19,17 @@ from popreg.units.catalogue import UnitGeneration
 
 Pin = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 UnitCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}(\d{3})?$")]
-LegalBasis = Annotated[str, Field(min_length=0, max_length=500, description=(
-    "The document that authorises the change: its number, date and issuer "
-    "(e.g. 'Trích lục khai sinh số 123/2026 ngày 02/01/2026, UBND phường Ba Đình')."))]
+LegalBasis = Annotated[
+    str,
+    Field(
+        min_length=0,
+        max_length=500,
+        description=(
+            "The document that authorises the change: its number, date and issuer "
+            "(e.g. 'Trích lục khai sinh số 123/2026 ngày 02/01/2026, UBND phường Ba Đình')."
+        ),
+    ),
+]
 
 
 class InputModel(BaseModel):
@@ -33,16 +41,16 @@ class ResidenceIn(InputModel):
 
     kind: ResidenceKind = ResidenceKind.PERMANENT
     address_line: str = Field(min_length=3, max_length=300, examples=["Số 12, ngõ 45, phố Đội Cấn"])
-    unit_code: UnitCode = Field(description="Commune code of the statistics office (5 digits).",
-                                examples=["00004"])
+    unit_code: UnitCode = Field(description="Commune code of the statistics office (5 digits).", examples=["00004"])
     unit_generation: UnitGeneration = Field(
         default=UnitGeneration.Y2025,
-        description="Which units the code refers to: '2025' (from 1 July 2025) or 'pre2025'.")
+        description="Which units the code refers to: '2025' (from 1 July 2025) or 'pre2025'.",
+    )
     valid_from: date | None = Field(default=None, description="Defaults to today (Vietnam time).")
     household_number: str | None = None
     end_current: bool = Field(
-        default=False,
-        description="For a permanent residence: end the current one the day before (a move).")
+        default=False, description="For a permanent residence: end the current one the day before (a move)."
+    )
     legal_basis: LegalBasis = ""
 
 
@@ -50,17 +58,19 @@ class PersonCreate(InputModel):
     """Register a person: the register issues the personal identification number (PIN)."""
 
     full_name: str = Field(min_length=1, max_length=200, examples=["Nguyễn Thị Minh Khai"])
-    birth_date: str = Field(description="YYYY-MM-DD, or YYYY-MM / YYYY when only part is known.",
-                            examples=["2026-01-02"])
+    birth_date: str = Field(
+        description="YYYY-MM-DD, or YYYY-MM / YYYY when only part is known.", examples=["2026-01-02"]
+    )
     sex: Sex
-    ethnicity_code: str = Field(description="Official code of the 54 groups (01 Kinh ... 54 Rơ-măm).",
-                                examples=["01"])
+    ethnicity_code: str = Field(description="Official code of the 54 groups (01 Kinh ... 54 Rơ-măm).", examples=["01"])
     religion_code: str = "none"
     nationality: str = Field(default="VNM", min_length=3, max_length=3)
     birth_registration_unit_code: str | None = Field(
-        default=None, description="Commune (2025 units) where the birth was registered.", examples=["00004"])
+        default=None, description="Commune (2025 units) where the birth was registered.", examples=["00004"]
+    )
     birth_registration_country_code: str | None = Field(
-        default=None, description="For a birth registered abroad: the 3-digit country code (101-295).")
+        default=None, description="For a birth registered abroad: the 3-digit country code (101-295)."
+    )
     origin_unit_code: str | None = Field(default=None, description="Place of origin (quê quán).")
     origin_unit_generation: UnitGeneration = UnitGeneration.Y2025
     father_pin: Pin | None = None
@@ -69,15 +79,23 @@ class PersonCreate(InputModel):
     legal_basis: LegalBasis = ""
     source_agency: str | None = Field(default=None, max_length=80)
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
-        "full_name": "Nguyễn Thị Minh Khai",
-        "birth_date": "2026-01-02",
-        "sex": "F",
-        "ethnicity_code": "01",
-        "birth_registration_unit_code": "00004",
-        "permanent_residence": {"address_line": "Số 12, ngõ 45, phố Đội Cấn", "unit_code": "00004"},
-        "legal_basis": "Trích lục khai sinh số 123/2026 ngày 02/01/2026",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "full_name": "Nguyễn Thị Minh Khai",
+                    "birth_date": "2026-01-02",
+                    "sex": "F",
+                    "ethnicity_code": "01",
+                    "birth_registration_unit_code": "00004",
+                    "permanent_residence": {"address_line": "Số 12, ngõ 45, phố Đội Cấn", "unit_code": "00004"},
+                    "legal_basis": "Trích lục khai sinh số 123/2026 ngày 02/01/2026",
+                }
+            ]
+        },
+    )
 
 
 class PersonUpdate(InputModel):
@@ -94,7 +112,8 @@ class PersonUpdate(InputModel):
     legal_basis: LegalBasis = ""
     effective_date: date | None = None
     expected_version: int | None = Field(
-        default=None, description="Refuse the change if the record changed since this version was read.")
+        default=None, description="Refuse the change if the record changed since this version was read."
+    )
 
 
 class LifeStatusIn(InputModel):
@@ -228,8 +247,10 @@ class HistoryRead(BaseModel):
 class AsOfRead(BaseModel):
     pin: str
     date: date
-    axis: str = Field(description="'recorded': what the register said at the end of that day; "
-                                  "'effective': what was in force that day, as known now.")
+    axis: str = Field(
+        description="'recorded': what the register said at the end of that day; "
+        "'effective': what was in force that day, as known now."
+    )
     existed: bool
     state: dict[str, Any]
 

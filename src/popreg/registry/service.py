@@ -67,9 +67,22 @@ from popreg.registry.schemas import (
 from popreg.units.catalogue import UnitGeneration, UnitLevel, get_unit, to_current
 
 PERSON_FIELDS = (
-    "pin", "full_name", "family_name", "middle_name", "given_name", "birth_date", "birth_date_precision",
-    "sex", "ethnicity_code", "religion_code", "nationality", "birth_registration_code",
-    "birth_registration_unit_code", "origin_unit_code", "origin_unit_generation", "life_status",
+    "pin",
+    "full_name",
+    "family_name",
+    "middle_name",
+    "given_name",
+    "birth_date",
+    "birth_date_precision",
+    "sex",
+    "ethnicity_code",
+    "religion_code",
+    "nationality",
+    "birth_registration_code",
+    "birth_registration_unit_code",
+    "origin_unit_code",
+    "origin_unit_generation",
+    "life_status",
     "life_status_date",
 )
 PARENT_KINDS = (RelationKind.FATHER, RelationKind.MOTHER)
@@ -106,8 +119,9 @@ def resolve_place(unit_code: str, generation: UnitGeneration, *, field: str = "u
 def person_places(session: Session, person: Person) -> list[Place]:
     """Where a person belongs for jurisdiction: the home unit and every current residence."""
     places = [Place(person.home_commune_code, person.home_province_code)]
-    places.extend(Place(r.commune_code, r.province_code)
-                  for r in repository.residences_of(session, person.id, current_only=True))
+    places.extend(
+        Place(r.commune_code, r.province_code) for r in repository.residences_of(session, person.id, current_only=True)
+    )
     return places
 
 
@@ -132,8 +146,11 @@ def _load_person(session: Session, pin: str, *, for_update: bool = False) -> Per
     """A person by PIN. A malformed PIN is an input error, an unknown one is not found."""
     pin = pin.strip()
     if len(pin) != 12 or not pin.isascii() or not pin.isdigit():
-        raise InvalidInput("A personal identification number has exactly 12 digits.",
-                           code="PIN_INVALID_STRUCTURE", details={"value": pin[:20]})
+        raise InvalidInput(
+            "A personal identification number has exactly 12 digits.",
+            code="PIN_INVALID_STRUCTURE",
+            details={"value": pin[:20]},
+        )
     person = repository.get_person_by_pin(session, pin, for_update=for_update)
     if person is None:
         raise NotFound(f"No person with PIN {pin} is in the register.", code="PERSON_NOT_FOUND")
@@ -161,10 +178,15 @@ def _snapshot(person: Person) -> dict[str, Any]:
 
 def _residence_record(residence: Residence, household_number: str | None) -> dict[str, Any]:
     return {
-        "id": residence.id, "kind": residence.kind, "address_line": residence.address_line,
-        "unit_code": residence.unit_code, "unit_generation": residence.unit_generation,
-        "commune_code": residence.commune_code, "province_code": residence.province_code,
-        "household_number": household_number, "valid_from": residence.valid_from.isoformat(),
+        "id": residence.id,
+        "kind": residence.kind,
+        "address_line": residence.address_line,
+        "unit_code": residence.unit_code,
+        "unit_generation": residence.unit_generation,
+        "commune_code": residence.commune_code,
+        "province_code": residence.province_code,
+        "household_number": household_number,
+        "valid_from": residence.valid_from.isoformat(),
         "valid_to": residence.valid_to.isoformat() if residence.valid_to else None,
     }
 
@@ -180,16 +202,18 @@ def _record_event(
     effective_date: date | None = None,
     source_agency: str | None = None,
 ) -> None:
-    session.add(PersonEvent(
-        person_id=person.id,
-        event_type=event_type,
-        changes=changes,
-        effective_date=effective_date or today_in_vietnam(),
-        recorded_at=utc_now(),
-        source_agency=source_agency or _agency_of(principal),
-        legal_basis=legal_basis,
-        actor=principal.actor,
-    ))
+    session.add(
+        PersonEvent(
+            person_id=person.id,
+            event_type=event_type,
+            changes=changes,
+            effective_date=effective_date or today_in_vietnam(),
+            recorded_at=utc_now(),
+            source_agency=source_agency or _agency_of(principal),
+            legal_basis=legal_basis,
+            actor=principal.actor,
+        )
+    )
 
 
 def _agency_of(principal: OfficialPrincipal) -> str:
@@ -201,25 +225,37 @@ def _agency_of(principal: OfficialPrincipal) -> str:
 # Registration
 
 
-def _check_reference_codes(*, ethnicity_code: str | None, religion_code: str | None,
-                           nationality: str | None) -> None:
+def _check_reference_codes(*, ethnicity_code: str | None, religion_code: str | None, nationality: str | None) -> None:
     if ethnicity_code is not None and reference.get_ethnic_group(ethnicity_code) is None:
-        raise InvalidInput(f"{ethnicity_code} is not one of the 54 official ethnic group codes (01-54).",
-                           code="ETHNICITY_UNKNOWN", details={"field": "ethnicity_code"})
+        raise InvalidInput(
+            f"{ethnicity_code} is not one of the 54 official ethnic group codes (01-54).",
+            code="ETHNICITY_UNKNOWN",
+            details={"field": "ethnicity_code"},
+        )
     if religion_code is not None and reference.get_religion(religion_code) is None:
-        raise InvalidInput(f"{religion_code} is not a recognised religion code; use 'none' for no religion.",
-                           code="RELIGION_UNKNOWN", details={"field": "religion_code"})
-    if nationality is not None and not (len(nationality) == 3 and nationality.isascii() and nationality.isalpha()
-                                        and nationality.isupper()):
-        raise InvalidInput("Nationality is an ISO 3166-1 alpha-3 code in capitals, such as VNM.",
-                           code="NATIONALITY_INVALID", details={"field": "nationality"})
+        raise InvalidInput(
+            f"{religion_code} is not a recognised religion code; use 'none' for no religion.",
+            code="RELIGION_UNKNOWN",
+            details={"field": "religion_code"},
+        )
+    if nationality is not None and not (
+        len(nationality) == 3 and nationality.isascii() and nationality.isalpha() and nationality.isupper()
+    ):
+        raise InvalidInput(
+            "Nationality is an ISO 3166-1 alpha-3 code in capitals, such as VNM.",
+            code="NATIONALITY_INVALID",
+            details={"field": "nationality"},
+        )
 
 
 def _clean_name(full_name: str) -> str:
     name = canonical(full_name)
     if not fold(name) or any(ch.isdigit() for ch in name):
-        raise InvalidInput("A full name is made of letters (with diacritics as registered), without digits.",
-                           code="NAME_INVALID", details={"field": "full_name"})
+        raise InvalidInput(
+            "A full name is made of letters (with diacritics as registered), without digits.",
+            code="NAME_INVALID",
+            details={"field": "full_name"},
+        )
     return name
 
 
@@ -228,24 +264,31 @@ def _birth_registration_prefix(data: PersonCreate) -> tuple[str, str | None, Pla
     if data.birth_registration_country_code is not None:
         code = data.birth_registration_country_code
         if data.birth_registration_unit_code is not None:
-            raise InvalidInput("Give either the commune or the country of birth registration, not both.",
-                               code="BIRTH_REGISTRATION_AMBIGUOUS")
+            raise InvalidInput(
+                "Give either the commune or the country of birth registration, not both.",
+                code="BIRTH_REGISTRATION_AMBIGUOUS",
+            )
         if not (len(code) == 3 and code.isdigit() and 101 <= int(code) <= 295):
-            raise InvalidInput("A country code of birth registration abroad is a number from 101 to 295.",
-                               code="BIRTH_REGISTRATION_COUNTRY_INVALID",
-                               details={"field": "birth_registration_country_code"})
+            raise InvalidInput(
+                "A country code of birth registration abroad is a number from 101 to 295.",
+                code="BIRTH_REGISTRATION_COUNTRY_INVALID",
+                details={"field": "birth_registration_country_code"},
+            )
         return code, None, None
     if data.birth_registration_unit_code is None:
-        raise InvalidInput("Give the commune where the birth was registered (or the country, if abroad).",
-                           code="BIRTH_REGISTRATION_REQUIRED", details={"field": "birth_registration_unit_code"})
-    place = resolve_place(data.birth_registration_unit_code, UnitGeneration.Y2025,
-                          field="birth_registration_unit_code")
+        raise InvalidInput(
+            "Give the commune where the birth was registered (or the country, if abroad).",
+            code="BIRTH_REGISTRATION_REQUIRED",
+            details={"field": "birth_registration_unit_code"},
+        )
+    place = resolve_place(data.birth_registration_unit_code, UnitGeneration.Y2025, field="birth_registration_unit_code")
     assert place.province_code is not None  # noqa: S101 - a current commune always has a province
     return "0" + place.province_code, data.birth_registration_unit_code, place
 
 
-def issue_pin(session: Session, *, province_code: str, birth_year: int, sex: Sex,
-              permutation: SerialPermutation) -> str:
+def issue_pin(
+    session: Session, *, province_code: str, birth_year: int, sex: Sex, permutation: SerialPermutation
+) -> str:
     """Issue a PIN that no one holds, collision-free by construction.
 
     The serial is a keyed permutation of a per-prefix counter taken under a row lock, so two
@@ -262,8 +305,9 @@ def issue_pin(session: Session, *, province_code: str, birth_year: int, sex: Sex
             return pin
 
 
-def register_person(session: Session, *, principal: OfficialPrincipal, data: PersonCreate,
-                    permutation: SerialPermutation) -> Person:
+def register_person(
+    session: Session, *, principal: OfficialPrincipal, data: PersonCreate, permutation: SerialPermutation
+) -> Person:
     """Register a person and issue their PIN, with parents and permanent residence if given."""
     require_write(principal)
     legal_basis = require_legal_basis(data.legal_basis)
@@ -271,14 +315,21 @@ def register_person(session: Session, *, principal: OfficialPrincipal, data: Per
     birth = PartialDate.parse(data.birth_date)
     check_birth_date(birth, today=today)
     full_name = _clean_name(data.full_name)
-    _check_reference_codes(ethnicity_code=data.ethnicity_code, religion_code=data.religion_code,
-                           nationality=data.nationality)
+    _check_reference_codes(
+        ethnicity_code=data.ethnicity_code, religion_code=data.religion_code, nationality=data.nationality
+    )
     prefix_code, birth_unit, birth_place = _birth_registration_prefix(data)
-    residence_place = (resolve_place(data.permanent_residence.unit_code, data.permanent_residence.unit_generation)
-                       if data.permanent_residence else None)
+    residence_place = (
+        resolve_place(data.permanent_residence.unit_code, data.permanent_residence.unit_generation)
+        if data.permanent_residence
+        else None
+    )
     if data.origin_unit_code is not None and get_unit(data.origin_unit_code, data.origin_unit_generation) is None:
-        raise InvalidInput(f"{data.origin_unit_code} is not a unit of the {data.origin_unit_generation.value} units.",
-                           code="UNIT_UNKNOWN", details={"field": "origin_unit_code"})
+        raise InvalidInput(
+            f"{data.origin_unit_code} is not a unit of the {data.origin_unit_generation.value} units.",
+            code="UNIT_UNKNOWN",
+            details={"field": "origin_unit_code"},
+        )
     # A birth registered abroad with no residence yet belongs to no unit: national officials only.
     places = [p for p in (birth_place, residence_place) if p is not None] or [Place(None, None)]
     require_jurisdiction(principal, places)
@@ -287,28 +338,49 @@ def register_person(session: Session, *, principal: OfficialPrincipal, data: Per
     family, middle, given = split_full_name(full_name)
     now = utc_now()
     person = Person(
-        pin=issue_pin(session, province_code=prefix_code, birth_year=birth.value.year, sex=data.sex,
-                      permutation=permutation),
-        full_name=full_name, name_folded=fold(full_name), family_name=family, middle_name=middle,
-        given_name=given, birth_date=birth.value, birth_date_precision=birth.precision.value,
-        sex=data.sex.value, ethnicity_code=data.ethnicity_code, religion_code=data.religion_code,
-        nationality=data.nationality, birth_registration_code=prefix_code,
-        birth_registration_unit_code=birth_unit, origin_unit_code=data.origin_unit_code,
+        pin=issue_pin(
+            session, province_code=prefix_code, birth_year=birth.value.year, sex=data.sex, permutation=permutation
+        ),
+        full_name=full_name,
+        name_folded=fold(full_name),
+        family_name=family,
+        middle_name=middle,
+        given_name=given,
+        birth_date=birth.value,
+        birth_date_precision=birth.precision.value,
+        sex=data.sex.value,
+        ethnicity_code=data.ethnicity_code,
+        religion_code=data.religion_code,
+        nationality=data.nationality,
+        birth_registration_code=prefix_code,
+        birth_registration_unit_code=birth_unit,
+        origin_unit_code=data.origin_unit_code,
         origin_unit_generation=data.origin_unit_generation.value if data.origin_unit_code else None,
-        life_status=LifeStatus.ALIVE.value, life_status_date=None, version=1, created_at=now, updated_at=now,
+        life_status=LifeStatus.ALIVE.value,
+        life_status_date=None,
+        version=1,
+        created_at=now,
+        updated_at=now,
     )
     session.add(person)
     session.flush()
     effective = birth.value if birth.precision is DatePrecision.DAY else today
-    _record_event(session, person, event_type="person.registered", changes=diff({}, _snapshot(person)),
-                  principal=principal, legal_basis=legal_basis, effective_date=effective,
-                  source_agency=data.source_agency)
+    _record_event(
+        session,
+        person,
+        event_type="person.registered",
+        changes=diff({}, _snapshot(person)),
+        principal=principal,
+        legal_basis=legal_basis,
+        effective_date=effective,
+        source_agency=data.source_agency,
+    )
     for kind, parent in parents:
-        _link(session, person, parent, kind=kind, valid_from=birth.value, principal=principal,
-              legal_basis=legal_basis)
+        _link(session, person, parent, kind=kind, valid_from=birth.value, principal=principal, legal_basis=legal_basis)
     if data.permanent_residence is not None:
-        residence = data.permanent_residence.model_copy(update={"legal_basis": data.permanent_residence.legal_basis
-                                                                or legal_basis})
+        residence = data.permanent_residence.model_copy(
+            update={"legal_basis": data.permanent_residence.legal_basis or legal_basis}
+        )
         _add_residence(session, person, residence, principal=principal, today=today)
     _refresh_home(session, person)
     session.flush()
@@ -317,8 +389,10 @@ def register_person(session: Session, *, principal: OfficialPrincipal, data: Per
 
 def _load_parents(session: Session, data: PersonCreate, birth: PartialDate) -> list[tuple[RelationKind, Person]]:
     parents: list[tuple[RelationKind, Person]] = []
-    for kind, pin, sex in ((RelationKind.FATHER, data.father_pin, Sex.MALE),
-                           (RelationKind.MOTHER, data.mother_pin, Sex.FEMALE)):
+    for kind, pin, sex in (
+        (RelationKind.FATHER, data.father_pin, Sex.MALE),
+        (RelationKind.MOTHER, data.mother_pin, Sex.FEMALE),
+    ):
         if pin is None:
             continue
         try:
@@ -327,8 +401,11 @@ def _load_parents(session: Session, data: PersonCreate, birth: PartialDate) -> l
             error.details = {**error.details, "field": f"{kind.value}_pin"}
             raise
         if parent.sex != sex.value:
-            raise InvalidInput(f"The {kind.value} given (PIN {pin}) is not recorded as {sex.name.lower()}.",
-                               code="RELATION_PARENT_SEX_MISMATCH", details={"field": f"{kind.value}_pin"})
+            raise InvalidInput(
+                f"The {kind.value} given (PIN {pin}) is not recorded as {sex.name.lower()}.",
+                code="RELATION_PARENT_SEX_MISMATCH",
+                details={"field": f"{kind.value}_pin"},
+            )
         check_parent_older(parent=PartialDate(parent.birth_date, _precision(parent)), child=birth, kind=kind)
         parents.append((kind, parent))
     return parents
@@ -342,13 +419,21 @@ def _precision(person: Person) -> DatePrecision:
 # Reading
 
 
-def get_person(session: Session, *, principal: OfficialPrincipal, pin: str,
-               purpose: str = DEFAULT_PURPOSE) -> PersonRead:
+def get_person(
+    session: Session, *, principal: OfficialPrincipal, pin: str, purpose: str = DEFAULT_PURPOSE
+) -> PersonRead:
     """A person's current record; the read is written to the access log."""
     person = _load_person(session, pin)
     require_jurisdiction(principal, person_places(session, person))
-    audit.record_access(session, principal_kind="official", principal_id=principal.username,
-                        action="person.read", person_pin=person.pin, fields=("*",), purpose=purpose)
+    audit.record_access(
+        session,
+        principal_kind="official",
+        principal_id=principal.username,
+        action="person.read",
+        person_pin=person.pin,
+        fields=("*",),
+        purpose=purpose,
+    )
     return person_view(session, person)
 
 
@@ -370,15 +455,29 @@ def person_view(session: Session, person: Person) -> PersonRead:
                 households[residence.household_id] = household.number if household else ""
             number = households[residence.household_id]
         unit = get_unit(residence.unit_code, UnitGeneration(residence.unit_generation))
-        residences.append(ResidenceRead(
-            id=residence.id, kind=ResidenceKind(residence.kind), address_line=residence.address_line,
-            unit_code=residence.unit_code, unit_generation=residence.unit_generation,
-            unit_name=unit.name if unit else None, commune_code=residence.commune_code,
-            province_code=residence.province_code, household_number=number,
-            valid_from=residence.valid_from, valid_to=residence.valid_to))
+        residences.append(
+            ResidenceRead(
+                id=residence.id,
+                kind=ResidenceKind(residence.kind),
+                address_line=residence.address_line,
+                unit_code=residence.unit_code,
+                unit_generation=residence.unit_generation,
+                unit_name=unit.name if unit else None,
+                commune_code=residence.commune_code,
+                province_code=residence.province_code,
+                household_number=number,
+                valid_from=residence.valid_from,
+                valid_to=residence.valid_to,
+            )
+        )
     relations = [
-        RelationRead(kind=RelationKind(relation.kind), relative_pin=relative_pin, relative_name=relative_name,
-                     valid_from=relation.valid_from, valid_to=relation.valid_to)
+        RelationRead(
+            kind=RelationKind(relation.kind),
+            relative_pin=relative_pin,
+            relative_name=relative_name,
+            valid_from=relation.valid_from,
+            valid_to=relation.valid_to,
+        )
         for relation, relative_pin, relative_name in repository.relations_of(session, person.id)
     ]
     membership = repository.current_membership(session, person.id)
@@ -386,21 +485,37 @@ def person_view(session: Session, person: Person) -> PersonRead:
     if membership is not None:
         member, household = membership
         household_view = HouseholdMembership(
-            number=household.number, relationship_to_head=HouseholdRelationship(member.relationship_to_head),
-            head_pin=repository.pin_of(session, household.head_person_id))
+            number=household.number,
+            relationship_to_head=HouseholdRelationship(member.relationship_to_head),
+            head_pin=repository.pin_of(session, household.head_person_id),
+        )
     group = reference.get_ethnic_group(person.ethnicity_code) if person.ethnicity_code else None
     return PersonRead(
-        pin=person.pin, full_name=person.full_name, family_name=person.family_name,
-        middle_name=person.middle_name, given_name=person.given_name,
+        pin=person.pin,
+        full_name=person.full_name,
+        family_name=person.family_name,
+        middle_name=person.middle_name,
+        given_name=person.given_name,
         birth_date=str(PartialDate(person.birth_date, _precision(person))),
-        birth_date_precision=_precision(person), sex=Sex(person.sex), ethnicity_code=person.ethnicity_code,
-        ethnicity_name=group.name if group else None, religion_code=person.religion_code,
-        nationality=person.nationality, birth_registration_code=person.birth_registration_code,
+        birth_date_precision=_precision(person),
+        sex=Sex(person.sex),
+        ethnicity_code=person.ethnicity_code,
+        ethnicity_name=group.name if group else None,
+        religion_code=person.religion_code,
+        nationality=person.nationality,
+        birth_registration_code=person.birth_registration_code,
         birth_registration_unit_code=person.birth_registration_unit_code,
-        origin_unit_code=person.origin_unit_code, origin_unit_generation=person.origin_unit_generation,
-        life_status=LifeStatus(person.life_status), life_status_date=person.life_status_date,
-        version=person.version, residences=residences, relations=relations, household=household_view,
-        created_at=person.created_at, updated_at=person.updated_at)
+        origin_unit_code=person.origin_unit_code,
+        origin_unit_generation=person.origin_unit_generation,
+        life_status=LifeStatus(person.life_status),
+        life_status_date=person.life_status_date,
+        version=person.version,
+        residences=residences,
+        relations=relations,
+        household=household_view,
+        created_at=person.created_at,
+        updated_at=person.updated_at,
+    )
 
 
 def search_persons(
@@ -425,47 +540,91 @@ def search_persons(
         partial = PartialDate.parse(birth_date)
         birth_from, birth_to = partial.earliest(), partial.latest()
     if unit_code is not None and not (unit_code.isdigit() and len(unit_code) in (2, 5)):
-        raise InvalidInput("A unit code is a 2-digit province or 5-digit commune code.", code="UNIT_UNKNOWN",
-                           details={"field": "unit_code"})
+        raise InvalidInput(
+            "A unit code is a 2-digit province or 5-digit commune code.",
+            code="UNIT_UNKNOWN",
+            details={"field": "unit_code"},
+        )
     rows = repository.search_persons(
-        session, name_folded=folded, birth_from=birth_from, birth_to=birth_to,
-        sex=sex.value if sex else None, life_status=life_status.value if life_status else None,
-        unit_code=unit_code, jurisdiction_code=principal.jurisdiction_code,
-        limit=page_size + 1, offset=(page - 1) * page_size)
+        session,
+        name_folded=folded,
+        birth_from=birth_from,
+        birth_to=birth_to,
+        sex=sex.value if sex else None,
+        life_status=life_status.value if life_status else None,
+        unit_code=unit_code,
+        jurisdiction_code=principal.jurisdiction_code,
+        limit=page_size + 1,
+        offset=(page - 1) * page_size,
+    )
     terms = ",".join(f"{k}={v}" for k, v in (("name", folded), ("birth_date", birth_date), ("unit", unit_code)) if v)
-    audit.record_access(session, principal_kind="official", principal_id=principal.username,
-                        action="person.search", person_pin=None, fields=(terms,), purpose=purpose)
+    audit.record_access(
+        session,
+        principal_kind="official",
+        principal_id=principal.username,
+        action="person.search",
+        person_pin=None,
+        fields=(terms,),
+        purpose=purpose,
+    )
     items = [
-        PersonSummary(pin=p.pin, full_name=p.full_name, birth_date=str(PartialDate(p.birth_date, _precision(p))),
-                      sex=Sex(p.sex), life_status=LifeStatus(p.life_status), home_commune_code=p.home_commune_code,
-                      home_province_code=p.home_province_code)
+        PersonSummary(
+            pin=p.pin,
+            full_name=p.full_name,
+            birth_date=str(PartialDate(p.birth_date, _precision(p))),
+            sex=Sex(p.sex),
+            life_status=LifeStatus(p.life_status),
+            home_commune_code=p.home_commune_code,
+            home_province_code=p.home_province_code,
+        )
         for p in rows[:page_size]
     ]
     return PersonPage(items=items, page=page, page_size=page_size, has_next=len(rows) > page_size)
 
 
-def history(session: Session, *, principal: OfficialPrincipal, pin: str,
-            purpose: str = DEFAULT_PURPOSE) -> HistoryRead:
+def history(session: Session, *, principal: OfficialPrincipal, pin: str, purpose: str = DEFAULT_PURPOSE) -> HistoryRead:
     """Every recorded change of a person, oldest first."""
     person = _load_person(session, pin)
     require_jurisdiction(principal, person_places(session, person))
-    audit.record_access(session, principal_kind="official", principal_id=principal.username,
-                        action="person.history", person_pin=person.pin, fields=("*",), purpose=purpose)
-    events = [EventRead.model_validate(event, from_attributes=True)
-              for event in repository.events_of(session, person.id)]
+    audit.record_access(
+        session,
+        principal_kind="official",
+        principal_id=principal.username,
+        action="person.history",
+        person_pin=person.pin,
+        fields=("*",),
+        purpose=purpose,
+    )
+    events = [
+        EventRead.model_validate(event, from_attributes=True) for event in repository.events_of(session, person.id)
+    ]
     return HistoryRead(pin=person.pin, events=events)
 
 
-def as_of(session: Session, *, principal: OfficialPrincipal, pin: str, on: date, axis: str = "recorded",
-          purpose: str = DEFAULT_PURPOSE) -> AsOfRead:
+def as_of(
+    session: Session,
+    *,
+    principal: OfficialPrincipal,
+    pin: str,
+    on: date,
+    axis: str = "recorded",
+    purpose: str = DEFAULT_PURPOSE,
+) -> AsOfRead:
     """What the register said about a person at the end of day ``on`` (axis "recorded"), or what
     was in force on that day as known today (axis "effective")."""
     if axis not in ("recorded", "effective"):
         raise InvalidInput("axis is 'recorded' or 'effective'.", code="INPUT_INVALID", details={"field": "axis"})
     person = _load_person(session, pin)
     require_jurisdiction(principal, person_places(session, person))
-    audit.record_access(session, principal_kind="official", principal_id=principal.username,
-                        action="person.as_of", person_pin=person.pin, fields=("*",), purpose=purpose)
+    audit.record_access(
+        session,
+        principal_kind="official",
+        principal_id=principal.username,
+        action="person.as_of",
+        person_pin=person.pin,
+        fields=("*",),
+        purpose=purpose,
+    )
     if axis == "recorded":
         events = repository.events_of(session, person.id, recorded_until=end_of_day_utc(on))
     else:
@@ -487,10 +646,14 @@ def update_person(session: Session, *, principal: OfficialPrincipal, pin: str, d
     legal_basis = require_legal_basis(data.legal_basis)
     person = _load_for_change(session, principal, pin)
     if data.expected_version is not None and data.expected_version != person.version:
-        raise Conflict(f"The record changed since version {data.expected_version} (now {person.version}); "
-                       "reload it and apply the change again.", code="VERSION_CONFLICT")
-    _check_reference_codes(ethnicity_code=data.ethnicity_code, religion_code=data.religion_code,
-                           nationality=data.nationality)
+        raise Conflict(
+            f"The record changed since version {data.expected_version} (now {person.version}); "
+            "reload it and apply the change again.",
+            code="VERSION_CONFLICT",
+        )
+    _check_reference_codes(
+        ethnicity_code=data.ethnicity_code, religion_code=data.religion_code, nationality=data.nationality
+    )
     before = _snapshot(person)
     if data.full_name is not None:
         person.full_name = _clean_name(data.full_name)
@@ -509,20 +672,33 @@ def update_person(session: Session, *, principal: OfficialPrincipal, pin: str, d
     if data.origin_unit_code is not None:
         generation = data.origin_unit_generation or UnitGeneration.Y2025
         if get_unit(data.origin_unit_code, generation) is None:
-            raise InvalidInput(f"{data.origin_unit_code} is not a unit of the {generation.value} units.",
-                               code="UNIT_UNKNOWN", details={"field": "origin_unit_code"})
+            raise InvalidInput(
+                f"{data.origin_unit_code} is not a unit of the {generation.value} units.",
+                code="UNIT_UNKNOWN",
+                details={"field": "origin_unit_code"},
+            )
         person.origin_unit_code, person.origin_unit_generation = data.origin_unit_code, generation.value
     check = check_pin(person.pin, birth_date=person.birth_date, sex=Sex(person.sex))
     if not check.valid:
-        raise Conflict("The year of birth and the sex are encoded in the PIN, which never changes; this "
-                       "correction needs the PIN procedure, not a data change.", code="PIN_WOULD_BECOME_INCONSISTENT",
-                       details={"pin_errors": [error.code for error in check.errors]})
+        raise Conflict(
+            "The year of birth and the sex are encoded in the PIN, which never changes; this "
+            "correction needs the PIN procedure, not a data change.",
+            code="PIN_WOULD_BECOME_INCONSISTENT",
+            details={"pin_errors": [error.code for error in check.errors]},
+        )
     changes = diff(before, _snapshot(person))
     if not changes:
         raise InvalidInput("The change gives no new value.", code="CHANGE_EMPTY")
     _touch(person)
-    _record_event(session, person, event_type="person.changed", changes=changes, principal=principal,
-                  legal_basis=legal_basis, effective_date=data.effective_date)
+    _record_event(
+        session,
+        person,
+        event_type="person.changed",
+        changes=changes,
+        principal=principal,
+        legal_basis=legal_basis,
+        effective_date=data.effective_date,
+    )
     session.flush()
     return person
 
@@ -538,16 +714,25 @@ def set_life_status(session: Session, *, principal: OfficialPrincipal, pin: str,
     person = _load_for_change(session, principal, pin)
     current = LifeStatus(person.life_status)
     check_life_transition(current, data.status)
-    check_event_date(data.date, birth=PartialDate(person.birth_date, _precision(person)), today=today_in_vietnam(),
-                     field="date")
+    check_event_date(
+        data.date, birth=PartialDate(person.birth_date, _precision(person)), today=today_in_vietnam(), field="date"
+    )
     before = _snapshot(person)
     person.life_status = data.status.value
     person.life_status_date = None if data.status is LifeStatus.ALIVE else data.date
     _touch(person)
     event_type = {LifeStatus.DECEASED: "person.died", LifeStatus.ALIVE: "person.declaration_annulled"}.get(
-        data.status, f"person.{data.status.value}")
-    _record_event(session, person, event_type=event_type, changes=diff(before, _snapshot(person)),
-                  principal=principal, legal_basis=legal_basis, effective_date=data.date)
+        data.status, f"person.{data.status.value}"
+    )
+    _record_event(
+        session,
+        person,
+        event_type=event_type,
+        changes=diff(before, _snapshot(person)),
+        principal=principal,
+        legal_basis=legal_basis,
+        effective_date=data.date,
+    )
     session.flush()
     return person
 
@@ -562,10 +747,16 @@ def add_relation(session: Session, *, principal: OfficialPrincipal, pin: str, da
     if data.kind in PARENT_KINDS:
         expected = Sex.MALE if data.kind is RelationKind.FATHER else Sex.FEMALE
         if relative.sex != expected.value:
-            raise InvalidInput(f"The {data.kind.value} is not recorded as {expected.name.lower()}.",
-                               code="RELATION_PARENT_SEX_MISMATCH", details={"field": "relative_pin"})
-        check_parent_older(parent=PartialDate(relative.birth_date, _precision(relative)),
-                           child=PartialDate(person.birth_date, _precision(person)), kind=data.kind)
+            raise InvalidInput(
+                f"The {data.kind.value} is not recorded as {expected.name.lower()}.",
+                code="RELATION_PARENT_SEX_MISMATCH",
+                details={"field": "relative_pin"},
+            )
+        check_parent_older(
+            parent=PartialDate(relative.birth_date, _precision(relative)),
+            child=PartialDate(person.birth_date, _precision(person)),
+            kind=data.kind,
+        )
     if data.kind is not RelationKind.GUARDIAN and repository.current_relation(session, person.id, data.kind.value):
         raise Conflict(f"The person already has a current {data.kind.value} recorded.", code="RELATION_EXISTS")
     if data.kind is RelationKind.SPOUSE:
@@ -573,27 +764,66 @@ def add_relation(session: Session, *, principal: OfficialPrincipal, pin: str, da
         require_alive(LifeStatus(relative.life_status), action="record a marriage")
         if repository.current_relation(session, relative.id, "spouse"):
             raise Conflict("The relative already has a current spouse recorded.", code="RELATION_EXISTS")
-    _link(session, person, relative, kind=data.kind, valid_from=data.valid_from, principal=principal,
-          legal_basis=legal_basis)
+    _link(
+        session,
+        person,
+        relative,
+        kind=data.kind,
+        valid_from=data.valid_from,
+        principal=principal,
+        legal_basis=legal_basis,
+    )
     if data.kind is RelationKind.SPOUSE:
-        _link(session, relative, person, kind=data.kind, valid_from=data.valid_from, principal=principal,
-              legal_basis=legal_basis)
+        _link(
+            session,
+            relative,
+            person,
+            kind=data.kind,
+            valid_from=data.valid_from,
+            principal=principal,
+            legal_basis=legal_basis,
+        )
     _touch(person)
     session.flush()
     return person
 
 
-def _link(session: Session, person: Person, relative: Person, *, kind: RelationKind, valid_from: date | None,
-          principal: OfficialPrincipal, legal_basis: str) -> None:
-    relation = PersonRelation(person_id=person.id, relative_id=relative.id, kind=kind.value, valid_from=valid_from,
-                              valid_to=None, created_at=utc_now())
+def _link(
+    session: Session,
+    person: Person,
+    relative: Person,
+    *,
+    kind: RelationKind,
+    valid_from: date | None,
+    principal: OfficialPrincipal,
+    legal_basis: str,
+) -> None:
+    relation = PersonRelation(
+        person_id=person.id,
+        relative_id=relative.id,
+        kind=kind.value,
+        valid_from=valid_from,
+        valid_to=None,
+        created_at=utc_now(),
+    )
     session.add(relation)
     session.flush()
-    record = {"kind": kind.value, "relative_pin": relative.pin, "relative_name": relative.full_name,
-              "valid_from": valid_from.isoformat() if valid_from else None, "valid_to": None}
-    _record_event(session, person, event_type=f"relation.{kind.value}_added",
-                  changes={f"relations.{relation.id}": [None, record]}, principal=principal,
-                  legal_basis=legal_basis, effective_date=valid_from)
+    record = {
+        "kind": kind.value,
+        "relative_pin": relative.pin,
+        "relative_name": relative.full_name,
+        "valid_from": valid_from.isoformat() if valid_from else None,
+        "valid_to": None,
+    }
+    _record_event(
+        session,
+        person,
+        event_type=f"relation.{kind.value}_added",
+        changes={f"relations.{relation.id}": [None, record]},
+        principal=principal,
+        legal_basis=legal_basis,
+        effective_date=valid_from,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -618,14 +848,16 @@ def register_residence(session: Session, *, principal: OfficialPrincipal, pin: s
     return residence
 
 
-def _add_residence(session: Session, person: Person, data: ResidenceIn, *, principal: OfficialPrincipal,
-                   today: date) -> Residence:
+def _add_residence(
+    session: Session, person: Person, data: ResidenceIn, *, principal: OfficialPrincipal, today: date
+) -> Residence:
     legal_basis = require_legal_basis(data.legal_basis)
     place = resolve_place(data.unit_code, data.unit_generation)
     require_jurisdiction(principal, [place])
     valid_from = data.valid_from or today
-    check_event_date(valid_from, birth=PartialDate(person.birth_date, _precision(person)), today=today,
-                     field="valid_from")
+    check_event_date(
+        valid_from, birth=PartialDate(person.birth_date, _precision(person)), today=today, field="valid_from"
+    )
     household: Household | None = None
     if data.household_number:
         household = repository.get_household_by_number(session, data.household_number)
@@ -635,26 +867,50 @@ def _add_residence(session: Session, person: Person, data: ResidenceIn, *, princ
         current = repository.current_permanent_residence(session, person.id)
         if current is not None:
             if not data.end_current:
-                raise Conflict("The person already has a permanent residence; a person has one at a time. "
-                               "End it, or register the move with end_current.",
-                               code="RESIDENCE_PERMANENT_EXISTS", details={"current_residence_id": current.id})
-            _end_residence(session, person, current, valid_to=valid_from - timedelta(days=1), principal=principal,
-                           legal_basis=legal_basis)
+                raise Conflict(
+                    "The person already has a permanent residence; a person has one at a time. "
+                    "End it, or register the move with end_current.",
+                    code="RESIDENCE_PERMANENT_EXISTS",
+                    details={"current_residence_id": current.id},
+                )
+            _end_residence(
+                session,
+                person,
+                current,
+                valid_to=valid_from - timedelta(days=1),
+                principal=principal,
+                legal_basis=legal_basis,
+            )
     residence = Residence(
-        person_id=person.id, kind=data.kind.value, address_line=canonical(data.address_line),
-        unit_code=data.unit_code, unit_generation=data.unit_generation.value, commune_code=place.commune_code,
-        province_code=place.province_code, household_id=household.id if household else None,
-        valid_from=valid_from, valid_to=None, created_at=utc_now())
+        person_id=person.id,
+        kind=data.kind.value,
+        address_line=canonical(data.address_line),
+        unit_code=data.unit_code,
+        unit_generation=data.unit_generation.value,
+        commune_code=place.commune_code,
+        province_code=place.province_code,
+        household_id=household.id if household else None,
+        valid_from=valid_from,
+        valid_to=None,
+        created_at=utc_now(),
+    )
     session.add(residence)
     session.flush()
-    _record_event(session, person, event_type=f"residence.{data.kind.value}_registered",
-                  changes={f"residences.{residence.id}": [None, _residence_record(residence, data.household_number)]},
-                  principal=principal, legal_basis=legal_basis, effective_date=valid_from)
+    _record_event(
+        session,
+        person,
+        event_type=f"residence.{data.kind.value}_registered",
+        changes={f"residences.{residence.id}": [None, _residence_record(residence, data.household_number)]},
+        principal=principal,
+        legal_basis=legal_basis,
+        effective_date=valid_from,
+    )
     return residence
 
 
-def end_residence(session: Session, *, principal: OfficialPrincipal, pin: str, residence_id: int,
-                  data: ResidenceEnd) -> Residence:
+def end_residence(
+    session: Session, *, principal: OfficialPrincipal, pin: str, residence_id: int, data: ResidenceEnd
+) -> Residence:
     """End (deregister) a residence from a date; jurisdiction is that of the residence's commune."""
     require_write(principal)
     legal_basis = require_legal_basis(data.legal_basis)
@@ -667,8 +923,11 @@ def end_residence(session: Session, *, principal: OfficialPrincipal, pin: str, r
         raise Conflict("This residence has already ended.", code="RESIDENCE_ALREADY_ENDED")
     valid_to = data.valid_to or today_in_vietnam()
     if valid_to < residence.valid_from or valid_to > today_in_vietnam():
-        raise InvalidInput("The end date must be between the start of the residence and today.",
-                           code="DATE_INVALID", details={"field": "valid_to"})
+        raise InvalidInput(
+            "The end date must be between the start of the residence and today.",
+            code="DATE_INVALID",
+            details={"field": "valid_to"},
+        )
     _end_residence(session, person, residence, valid_to=valid_to, principal=principal, legal_basis=legal_basis)
     _refresh_home(session, person)
     _touch(person)
@@ -676,16 +935,29 @@ def end_residence(session: Session, *, principal: OfficialPrincipal, pin: str, r
     return residence
 
 
-def _end_residence(session: Session, person: Person, residence: Residence, *, valid_to: date,
-                   principal: OfficialPrincipal, legal_basis: str) -> None:
+def _end_residence(
+    session: Session,
+    person: Person,
+    residence: Residence,
+    *,
+    valid_to: date,
+    principal: OfficialPrincipal,
+    legal_basis: str,
+) -> None:
     household = session.get(Household, residence.household_id) if residence.household_id else None
     before = _residence_record(residence, household.number if household else None)
     residence.valid_to = max(valid_to, residence.valid_from)
     session.flush()
     after = _residence_record(residence, household.number if household else None)
-    _record_event(session, person, event_type=f"residence.{residence.kind}_ended",
-                  changes={f"residences.{residence.id}": [before, after]}, principal=principal,
-                  legal_basis=legal_basis, effective_date=residence.valid_to)
+    _record_event(
+        session,
+        person,
+        event_type=f"residence.{residence.kind}_ended",
+        changes={f"residences.{residence.id}": [before, after]},
+        principal=principal,
+        legal_basis=legal_basis,
+        effective_date=residence.valid_to,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -701,19 +973,33 @@ def create_household(session: Session, *, principal: OfficialPrincipal, data: Ho
     head = _load_person(session, data.head_pin, for_update=True)
     require_alive(LifeStatus(head.life_status), action="make this person head of a household")
     household = Household(
-        number=repository.next_household_number(session, data.unit_code), head_person_id=head.id,
-        address_line=canonical(data.address_line), unit_code=data.unit_code,
-        unit_generation=data.unit_generation.value, commune_code=place.commune_code,
-        province_code=place.province_code, created_at=utc_now(), dissolved_on=None)
+        number=repository.next_household_number(session, data.unit_code),
+        head_person_id=head.id,
+        address_line=canonical(data.address_line),
+        unit_code=data.unit_code,
+        unit_generation=data.unit_generation.value,
+        commune_code=place.commune_code,
+        province_code=place.province_code,
+        created_at=utc_now(),
+        dissolved_on=None,
+    )
     session.add(household)
     session.flush()
-    _join(session, household, head, HouseholdRelationship.HEAD, joined_on=today_in_vietnam(), principal=principal,
-          legal_basis=legal_basis)
+    _join(
+        session,
+        household,
+        head,
+        HouseholdRelationship.HEAD,
+        joined_on=today_in_vietnam(),
+        principal=principal,
+        legal_basis=legal_basis,
+    )
     return household
 
 
-def add_household_member(session: Session, *, principal: OfficialPrincipal, number: str,
-                         data: HouseholdMemberIn) -> Household:
+def add_household_member(
+    session: Session, *, principal: OfficialPrincipal, number: str, data: HouseholdMemberIn
+) -> Household:
     require_write(principal)
     legal_basis = require_legal_basis(data.legal_basis)
     household = _load_household(session, principal, number)
@@ -721,31 +1007,48 @@ def add_household_member(session: Session, *, principal: OfficialPrincipal, numb
         raise InvalidInput("A household has one head, recorded when it is opened.", code="HOUSEHOLD_HEAD_EXISTS")
     person = _load_person(session, data.pin, for_update=True)
     require_alive(LifeStatus(person.life_status), action="add this person to a household")
-    _join(session, household, person, data.relationship_to_head, joined_on=data.joined_on or today_in_vietnam(),
-          principal=principal, legal_basis=legal_basis)
+    _join(
+        session,
+        household,
+        person,
+        data.relationship_to_head,
+        joined_on=data.joined_on or today_in_vietnam(),
+        principal=principal,
+        legal_basis=legal_basis,
+    )
     return household
 
 
-def leave_household(session: Session, *, principal: OfficialPrincipal, number: str, pin: str,
-                    data: HouseholdLeave) -> Household:
+def leave_household(
+    session: Session, *, principal: OfficialPrincipal, number: str, pin: str, data: HouseholdLeave
+) -> Household:
     require_write(principal)
     legal_basis = require_legal_basis(data.legal_basis)
     household = _load_household(session, principal, number)
     person = _load_person(session, pin, for_update=True)
     membership = repository.current_membership(session, person.id)
     if membership is None or membership[1].id != household.id:
-        raise NotFound(f"Person {pin} is not a current member of household {number}.",
-                       code="HOUSEHOLD_MEMBER_NOT_FOUND")
+        raise NotFound(
+            f"Person {pin} is not a current member of household {number}.", code="HOUSEHOLD_MEMBER_NOT_FOUND"
+        )
     member = membership[0]
     if member.relationship_to_head == HouseholdRelationship.HEAD:
-        raise Conflict("The head cannot leave while the household exists; name a new head first.",
-                       code="HOUSEHOLD_HEAD_CANNOT_LEAVE")
+        raise Conflict(
+            "The head cannot leave while the household exists; name a new head first.",
+            code="HOUSEHOLD_HEAD_CANNOT_LEAVE",
+        )
     before = _membership_record(household, member)
     member.left_on = data.left_on or today_in_vietnam()
     _touch(person)
-    _record_event(session, person, event_type="household.left",
-                  changes={f"households.{member.id}": [before, _membership_record(household, member)]},
-                  principal=principal, legal_basis=legal_basis, effective_date=member.left_on)
+    _record_event(
+        session,
+        person,
+        event_type="household.left",
+        changes={f"households.{member.id}": [before, _membership_record(household, member)]},
+        principal=principal,
+        legal_basis=legal_basis,
+        effective_date=member.left_on,
+    )
     session.flush()
     return household
 
@@ -759,24 +1062,48 @@ def _load_household(session: Session, principal: OfficialPrincipal, number: str)
 
 
 def _membership_record(household: Household, member: HouseholdMember) -> dict[str, Any]:
-    return {"number": household.number, "relationship_to_head": member.relationship_to_head,
-            "joined_on": member.joined_on.isoformat(),
-            "left_on": member.left_on.isoformat() if member.left_on else None}
+    return {
+        "number": household.number,
+        "relationship_to_head": member.relationship_to_head,
+        "joined_on": member.joined_on.isoformat(),
+        "left_on": member.left_on.isoformat() if member.left_on else None,
+    }
 
 
-def _join(session: Session, household: Household, person: Person, relationship: HouseholdRelationship, *,
-          joined_on: date, principal: OfficialPrincipal, legal_basis: str) -> None:
+def _join(
+    session: Session,
+    household: Household,
+    person: Person,
+    relationship: HouseholdRelationship,
+    *,
+    joined_on: date,
+    principal: OfficialPrincipal,
+    legal_basis: str,
+) -> None:
     if repository.current_membership(session, person.id) is not None:
-        raise Conflict(f"Person {person.pin} already belongs to a household; they must leave it first.",
-                       code="HOUSEHOLD_MEMBER_ELSEWHERE")
-    member = HouseholdMember(household_id=household.id, person_id=person.id,
-                             relationship_to_head=relationship.value, joined_on=joined_on, left_on=None)
+        raise Conflict(
+            f"Person {person.pin} already belongs to a household; they must leave it first.",
+            code="HOUSEHOLD_MEMBER_ELSEWHERE",
+        )
+    member = HouseholdMember(
+        household_id=household.id,
+        person_id=person.id,
+        relationship_to_head=relationship.value,
+        joined_on=joined_on,
+        left_on=None,
+    )
     session.add(member)
     session.flush()
     _touch(person)
-    _record_event(session, person, event_type="household.joined",
-                  changes={f"households.{member.id}": [None, _membership_record(household, member)]},
-                  principal=principal, legal_basis=legal_basis, effective_date=joined_on)
+    _record_event(
+        session,
+        person,
+        event_type="household.joined",
+        changes={f"households.{member.id}": [None, _membership_record(household, member)]},
+        principal=principal,
+        legal_basis=legal_basis,
+        effective_date=joined_on,
+    )
 
 
 def get_household(session: Session, *, principal: OfficialPrincipal, number: str) -> HouseholdRead:
@@ -785,14 +1112,31 @@ def get_household(session: Session, *, principal: OfficialPrincipal, number: str
         raise NotFound(f"No household numbered {number}.", code="HOUSEHOLD_NOT_FOUND")
     require_jurisdiction(principal, [Place(household.commune_code, household.province_code)])
     members: Sequence[tuple[HouseholdMember, str, str]] = repository.members_of(session, household.id)
-    audit.record_access(session, principal_kind="official", principal_id=principal.username,
-                        action="household.read", person_pin=None, fields=(household.number,), purpose=DEFAULT_PURPOSE)
+    audit.record_access(
+        session,
+        principal_kind="official",
+        principal_id=principal.username,
+        action="household.read",
+        person_pin=None,
+        fields=(household.number,),
+        purpose=DEFAULT_PURPOSE,
+    )
     return HouseholdRead(
-        number=household.number, head_pin=repository.pin_of(session, household.head_person_id),
-        address_line=household.address_line, unit_code=household.unit_code,
-        unit_generation=household.unit_generation, commune_code=household.commune_code,
+        number=household.number,
+        head_pin=repository.pin_of(session, household.head_person_id),
+        address_line=household.address_line,
+        unit_code=household.unit_code,
+        unit_generation=household.unit_generation,
+        commune_code=household.commune_code,
         province_code=household.province_code,
-        members=[HouseholdMemberRead(pin=pin, full_name=name,
-                                     relationship_to_head=HouseholdRelationship(m.relationship_to_head),
-                                     joined_on=m.joined_on, left_on=m.left_on) for m, pin, name in members])
-
+        members=[
+            HouseholdMemberRead(
+                pin=pin,
+                full_name=name,
+                relationship_to_head=HouseholdRelationship(m.relationship_to_head),
+                joined_on=m.joined_on,
+                left_on=m.left_on,
+            )
+            for m, pin, name in members
+        ],
+    )

@@ -52,14 +52,13 @@ def fixed_width(chars: ByteMatrix, null: BoolArray | None = None) -> pa.StringAr
 
 def _buffer(values: npt.NDArray[Any]) -> pa.Buffer:
     """The memory of a NumPy array as an Arrow buffer, without copying."""
-    # NumPy arrays export the buffer protocol, which the NumPy stubs do not declare for Python 3.11.
-    return pa.py_buffer(values)  # type: ignore[arg-type]
+    return pa.py_buffer(values)
 
 
 def join(*parts: pa.StringArray) -> pa.StringArray:
     """Concatenate string columns row by row (all non-null)."""
-    joined = pc.binary_join_element_wise(*parts, "")  # type: ignore[call-overload]
-    return joined  # type: ignore[no-any-return]
+    joined: pa.StringArray = pc.binary_join_element_wise(*parts, "")
+    return joined
 
 
 def digits(values: IntArray, width: int) -> ByteMatrix:

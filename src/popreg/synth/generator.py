@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from popreg.synth.chunk import CHUNK_SIZE, MINIMUM_CHUNK_SIZE, PARALLEL_CHUNKS, ChunkPlan, ChunkTables, draw_chunk
+from popreg.synth.geography import commune_frame
+from popreg.synth.names import name_parts
 from popreg.synth.persons import day_number
 
 DEFAULT_REFERENCE_DATE = date(2026, 1, 1)
@@ -130,6 +132,9 @@ def iter_population(
         duplicate_same_pin_share=duplicate_same_pin_share,
     )
     threads = max(1, min(workers or os.cpu_count() or 1, len(plans)))
+    # The shared tables are built once, here, rather than by several threads at the same time.
+    commune_frame()
+    name_parts()
     households_before = 0
     residences_before = 0
     with ThreadPoolExecutor(max_workers=threads) as pool:

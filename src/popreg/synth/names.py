@@ -67,20 +67,25 @@ class NamePart:
 
 
 def _retone(word: str, rng: np.random.Generator) -> str:
+    """Change, drop or add the tone mark, keeping the vowel's own mark (â, ê, ô, ơ, ư, ă)."""
     decomposed = unicodedata.normalize("NFD", word)
     marks = [i for i, ch in enumerate(decomposed) if ch in _TONE_MARKS]
     if marks:
-        i = marks[0]
-        current = decomposed[i]
+        position = marks[0]
+        current = decomposed[position]
+        decomposed = decomposed[:position] + decomposed[position + 1 :]
         choices = [mark for mark in (*_TONE_MARKS, "") if mark != current]
-        decomposed = decomposed[:i] + choices[int(rng.integers(len(choices)))] + decomposed[i + 1 :]
     else:
         vowels = [i for i, ch in enumerate(decomposed) if ch.lower() in "aeiouy"]
         if not vowels:
             return word
-        i = vowels[-1] + 1
-        decomposed = decomposed[:i] + _TONE_MARKS[int(rng.integers(len(_TONE_MARKS)))] + decomposed[i:]
-    return unicodedata.normalize("NFC", decomposed)
+        position = vowels[-1] + 1
+        choices = list(_TONE_MARKS)
+    # A tone mark placed after the vowel's own mark composes with it into one letter under NFC.
+    while position < len(decomposed) and unicodedata.combining(decomposed[position]):
+        position += 1
+    tone = choices[int(rng.integers(len(choices)))]
+    return unicodedata.normalize("NFC", decomposed[:position] + tone + decomposed[position:])
 
 
 def _confuse(word: str, rng: np.random.Generator) -> str:

@@ -25,10 +25,21 @@ class UnitRead(BaseModel):
 
 
 def _read(unit: Unit) -> UnitRead:
-    current = ([u.code for u in to_current(unit.code, unit.level)]
-               if unit.generation is UnitGeneration.PRE_2025 and unit.level is not UnitLevel.DISTRICT else [])
-    return UnitRead(code=unit.code, name=unit.name, kind=unit.kind, level=unit.level, generation=unit.generation,
-                    parent_code=unit.parent_code, province_code=unit.province_code, current=current)
+    current = (
+        [u.code for u in to_current(unit.code, unit.level)]
+        if unit.generation is UnitGeneration.PRE_2025 and unit.level is not UnitLevel.DISTRICT
+        else []
+    )
+    return UnitRead(
+        code=unit.code,
+        name=unit.name,
+        kind=unit.kind,
+        level=unit.level,
+        generation=unit.generation,
+        parent_code=unit.parent_code,
+        province_code=unit.province_code,
+        current=current,
+    )
 
 
 @router.get("", operation_id="search_units", response_model=list[UnitRead])

@@ -195,7 +195,7 @@ class _Generation:
 
 def _short_name(name: str, kind: str) -> str:
     prefix = kind + " "
-    return name[len(prefix):] if name.startswith(prefix) else name
+    return name[len(prefix) :] if name.startswith(prefix) else name
 
 
 @cache
@@ -251,6 +251,7 @@ def _conversion() -> _Conversion:
 
 # -- lookups -----------------------------------------------------------------------------------
 
+
 def get_unit(code: str, generation: UnitGeneration = UnitGeneration.Y2025) -> Unit | None:
     """The unit with this statistics-office code in that generation, or ``None``.
 
@@ -281,9 +282,7 @@ def provinces(generation: UnitGeneration = UnitGeneration.Y2025) -> list[Unit]:
     return list(_generation(generation).by_level.get(UnitLevel.PROVINCE, ()))
 
 
-def communes(
-    generation: UnitGeneration = UnitGeneration.Y2025, province_code: str | None = None
-) -> list[Unit]:
+def communes(generation: UnitGeneration = UnitGeneration.Y2025, province_code: str | None = None) -> list[Unit]:
     """The communes (wards, communes, townships, special zones), optionally of one province.
 
     Code order. For the pre-2025 generation a province's communes are those of all its districts.
@@ -392,6 +391,7 @@ def search_units(
 
 
 # -- conversion to the 2025 units --------------------------------------------------------------
+
 
 def _units(codes: Iterable[str], generation: UnitGeneration) -> list[Unit]:
     by_code = _generation(generation).by_code

@@ -39,40 +39,53 @@ def error_page(request: Request, *, status_code: int, code: str, message: str) -
     t = translator_for(request)
     title_key = "errorpage.title_jurisdiction" if code == "JURISDICTION_DENIED" else f"errorpage.title_{status_code}"
     title = t(title_key) if t.has(title_key) else t("errorpage.title_generic")
-    return render(request, "error.html", {"title": title, "message": message, "code": code},
-                  status_code=status_code)
+    return render(request, "error.html", {"title": title, "message": message, "code": code}, status_code=status_code)
 
 
 def _domain_error_page(request: Request, error: DomainError) -> Response:
-    return error_page(request, status_code=error.status_code, code=error.code,
-                      message=translator_for(request).error(error))
+    return error_page(
+        request, status_code=error.status_code, code=error.code, message=translator_for(request).error(error)
+    )
 
 
 def _input_error_page(request: Request, _error: RequestValidationError) -> Response:
     t = translator_for(request)
-    return error_page(request, status_code=400, code="INPUT_INVALID",
-                      message=t.error_code("INPUT_INVALID", fallback="The request is not valid."))
+    return error_page(
+        request,
+        status_code=400,
+        code="INPUT_INVALID",
+        message=t.error_code("INPUT_INVALID", fallback="The request is not valid."),
+    )
 
 
 def _http_error_page(request: Request, error: StarletteHTTPException) -> Response:
     code = HTTP_CODES.get(error.status_code, "HTTP_ERROR")
     t = translator_for(request)
-    return error_page(request, status_code=error.status_code, code=code,
-                      message=t.error_code(code, fallback=str(error.detail)))
+    return error_page(
+        request, status_code=error.status_code, code=code, message=t.error_code(code, fallback=str(error.detail))
+    )
 
 
 def _conflict_page(request: Request, error: IntegrityError) -> Response:
     logger.warning("integrity conflict: %s", error.orig)
     t = translator_for(request)
-    return error_page(request, status_code=409, code="CONFLICT",
-                      message=t.error_code("CONFLICT", fallback="The change conflicts with another one."))
+    return error_page(
+        request,
+        status_code=409,
+        code="CONFLICT",
+        message=t.error_code("CONFLICT", fallback="The change conflicts with another one."),
+    )
 
 
 def _unavailable_page(request: Request, error: OperationalError) -> Response:
     logger.error("database unavailable: %s", error.orig)
     t = translator_for(request)
-    response = error_page(request, status_code=503, code="SERVICE_UNAVAILABLE",
-                          message=t.error_code("SERVICE_UNAVAILABLE", fallback="The database is busy."))
+    response = error_page(
+        request,
+        status_code=503,
+        code="SERVICE_UNAVAILABLE",
+        message=t.error_code("SERVICE_UNAVAILABLE", fallback="The database is busy."),
+    )
     response.headers["Retry-After"] = "5"
     return response
 
@@ -80,8 +93,12 @@ def _unavailable_page(request: Request, error: OperationalError) -> Response:
 def _unexpected_page(request: Request, error: Exception) -> Response:
     logger.exception("unexpected error", exc_info=error)
     t = translator_for(request)
-    return error_page(request, status_code=500, code="INTERNAL_ERROR",
-                      message=t.error_code("INTERNAL_ERROR", fallback="Something went wrong on our side."))
+    return error_page(
+        request,
+        status_code=500,
+        code="INTERNAL_ERROR",
+        message=t.error_code("INTERNAL_ERROR", fallback="Something went wrong on our side."),
+    )
 
 
 def _to_login(request: Request, _error: SignInRequired) -> Response:
@@ -106,8 +123,9 @@ def install_error_pages(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _console_first(_to_login, None))
 
 
-def _console_first(page: Callable[[Request, Any], Response],
-                   api: ExceptionHandler | None) -> Callable[[Request, Any], Awaitable[Response]]:
+def _console_first(
+    page: Callable[[Request, Any], Response], api: ExceptionHandler | None
+) -> Callable[[Request, Any], Awaitable[Response]]:
     async def handle(request: Request, error: Any) -> Response:
         if is_console(request) or api is None:
             return page(request, error)

@@ -32,8 +32,9 @@ _INPUT_MESSAGES = {
     "int_type": "input.number",
 }
 UNIT_CODE_FIELDS = frozenset({"unit_code", "residence_unit_code", "birth_registration_unit_code"})
-CHOICE_FIELDS = frozenset({"sex", "kind", "ethnicity_code", "religion_code", "unit_generation",
-                           "origin_unit_generation"})
+CHOICE_FIELDS = frozenset(
+    {"sex", "kind", "ethnicity_code", "religion_code", "unit_generation", "origin_unit_generation"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +58,14 @@ class FormErrors:
         return " ".join(messages) if messages else None
 
     @classmethod
-    def from_error(cls, error: DomainError | ValidationError, t: Translator, *, fields: Collection[str],
-                   aliases: Mapping[str, str] | None = None) -> FormErrors:
+    def from_error(
+        cls,
+        error: DomainError | ValidationError,
+        t: Translator,
+        *,
+        fields: Collection[str],
+        aliases: Mapping[str, str] | None = None,
+    ) -> FormErrors:
         """The problems of a refused form.
 
         ``fields`` are the form's field names; ``aliases`` map the names the schema or the service

@@ -41,8 +41,7 @@ class CsrfRefused(Forbidden):
     code = "CSRF_INVALID"
 
     def __init__(self) -> None:
-        super().__init__("The form has expired or was not sent from this console; reload the page and send it "
-                         "again.")
+        super().__init__("The form has expired or was not sent from this console; reload the page and send it again.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +67,9 @@ def same_token(submitted: str | None, expected: str | None) -> bool:
     return secrets.compare_digest(submitted.encode(), expected.encode())
 
 
-def console_session(request: Request, session: SessionDep,
-                    submitted: Annotated[str | None, Depends(submitted_csrf_token)]) -> ConsoleSession:
+def console_session(
+    request: Request, session: SessionDep, submitted: Annotated[str | None, Depends(submitted_csrf_token)]
+) -> ConsoleSession:
     """The signed-in official of a console page; a post must carry the session's CSRF token."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -90,8 +90,15 @@ ConsoleOfficial = Annotated[ConsoleSession, Depends(console_session)]
 
 def open_session(response: Response, *, token: str, expires_at: datetime, settings: Settings) -> None:
     """Give the browser the session cookie, which lasts as long as the session."""
-    response.set_cookie(SESSION_COOKIE, token, expires=expires_at, path="/", httponly=True, samesite="lax",
-                        secure=settings.cookie_secure)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        expires=expires_at,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
 
 
 def close_session(response: Response, *, settings: Settings) -> None:
@@ -105,19 +112,28 @@ def new_login_token() -> str:
 
 def remember_login_token(response: Response, token: str, *, settings: Settings) -> None:
     """The login form's token as a cookie that only the login page receives."""
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path=LOGIN_PATH, httponly=True, samesite="lax",
-                        secure=settings.cookie_secure)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path=LOGIN_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
 
 
 def clear_login_token(response: Response, *, settings: Settings) -> None:
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH, httponly=True, samesite="lax",
-                           secure=settings.cookie_secure)
+    response.delete_cookie(
+        LOGIN_CSRF_COOKIE, path=LOGIN_PATH, httponly=True, samesite="lax", secure=settings.cookie_secure
+    )
 
 
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: a console page only, never another site (no open redirect)."""
-    if not target or not (target == HOME_PATH or target.startswith(HOME_PATH + "/") or
-                          target.startswith(HOME_PATH + "?")):
+    if not target or not (
+        target == HOME_PATH or target.startswith(HOME_PATH + "/") or target.startswith(HOME_PATH + "?")
+    ):
         return HOME_PATH
     if "//" in target or "\\" in target or any(ch in target for ch in "\r\n"):
         return HOME_PATH

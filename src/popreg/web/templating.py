@@ -20,14 +20,26 @@ from popreg.kit.settings import Settings
 from popreg.units.catalogue import UnitGeneration, UnitLevel, get_unit
 from popreg.web.i18n import LANGUAGE_COOKIE, LANGUAGE_PARAMETER, LANGUAGES, Translator, choose_language
 
-ENGLISH_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                  "October", "November", "December")
+ENGLISH_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 # Pages hold personal data: never cached, never framed, scripts and styles only from this server.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'",
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'",
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -145,8 +157,9 @@ def language_links(request: Request) -> list[dict[str, str]]:
     return links
 
 
-def render(request: Request, template: str, context: Mapping[str, Any] | None = None, *,
-           status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: Mapping[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
     """Render a console page in the request's language, for the signed-in official if there is one."""
     settings: Settings = request.app.state.settings
     language, chosen = choose_language(request, default=settings.default_language)
@@ -162,6 +175,13 @@ def render(request: Request, template: str, context: Mapping[str, Any] | None = 
     html = environment().get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
     if chosen:
-        response.set_cookie(LANGUAGE_COOKIE, language, max_age=LANGUAGE_COOKIE_SECONDS, path="/", httponly=True,
-                            samesite="lax", secure=settings.cookie_secure)
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            language,
+            max_age=LANGUAGE_COOKIE_SECONDS,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
+        )
     return response

@@ -14,8 +14,14 @@ from popreg.audit.models import AccessLogEntry
 
 def audit_verify(database) -> tuple[int, dict]:
     env = {**os.environ, "POPREG_DATABASE_URL": database.url}
-    result = subprocess.run([sys.executable, "-m", "popreg", "audit", "verify"], capture_output=True, text=True,
-                            env=env, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "popreg", "audit", "verify"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     return result.returncode, json.loads(result.stdout)
 
 

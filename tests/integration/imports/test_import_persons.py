@@ -34,8 +34,18 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
 
 
 def good_rows(count: int, start: int = 0) -> list[list[str]]:
-    return [[pin_for(start + i), f"Nguyễn Văn Số {start + i}".replace(str(start + i), "Một"), "1990-05-12", "M", "01",
-             "Số 1 Đội Cấn", "00004"] for i in range(count)]
+    return [
+        [
+            pin_for(start + i),
+            f"Nguyễn Văn Số {start + i}".replace(str(start + i), "Một"),
+            "1990-05-12",
+            "M",
+            "01",
+            "Số 1 Đội Cấn",
+            "00004",
+        ]
+        for i in range(count)
+    ]
 
 
 def count(database, model) -> int:
@@ -45,9 +55,9 @@ def count(database, model) -> int:
 
 def test_valid_rows_load_with_history_and_residence_and_bad_rows_are_rejected_with_reasons(database, tmp_path):
     rows = good_rows(3) + [
-        [pin_for(0), "Trùng Số", "1990-05-12", "M", "01", "", ""],             # duplicate PIN in the file
-        [pin_for(9), "Ngày Sai", "1990-02-30", "M", "01", "", ""],            # impossible date
-        [pin_for(10), "Giới Sai", "1990-01-01", "F", "01", "", ""],           # sex contradicts the PIN
+        [pin_for(0), "Trùng Số", "1990-05-12", "M", "01", "", ""],  # duplicate PIN in the file
+        [pin_for(9), "Ngày Sai", "1990-02-30", "M", "01", "", ""],  # impossible date
+        [pin_for(10), "Giới Sai", "1990-01-01", "F", "01", "", ""],  # sex contradicts the PIN
     ]
     source = write_csv(tmp_path / "persons.csv", rows)
     summary = import_persons(database, source)
@@ -60,7 +70,10 @@ def test_valid_rows_load_with_history_and_residence_and_bad_rows_are_rejected_wi
     assert write_reject_file(database, summary.job_id, out) == 3
     lines = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [(r["line"], r["column"], r["code"]) for r in lines] == [
-        ("5", "pin", "PIN_DUPLICATE_IN_FILE"), ("6", "birth_date", "DATE_INVALID"), ("7", "pin", "PIN_SEX_MISMATCH")]
+        ("5", "pin", "PIN_DUPLICATE_IN_FILE"),
+        ("6", "birth_date", "DATE_INVALID"),
+        ("7", "pin", "PIN_SEX_MISMATCH"),
+    ]
     assert all(r["message"] for r in lines)
 
 
@@ -84,16 +97,22 @@ def test_columns_named_differently_are_mapped_and_missing_ones_refused(database,
     source = write_csv(tmp_path / "agency.csv", [[pin_for(1), "Lê Thị Hoa", "1990", "Nam"]], header)
     with pytest.raises(Exception, match="IMPORT_COLUMNS_MISSING|lacks the required"):
         import_persons(database, source)
-    summary = import_persons(database, source, mapping={"so_dinh_danh": "pin", "ho_ten": "full_name",
-                                                         "ngay_sinh": "birth_date", "gioi_tinh": "sex"})
+    summary = import_persons(
+        database,
+        source,
+        mapping={"so_dinh_danh": "pin", "ho_ten": "full_name", "ngay_sinh": "birth_date", "gioi_tinh": "sex"},
+    )
     assert summary.rows_loaded == 1
 
 
 def test_malformed_lines_and_bad_encoding_are_rejected_and_the_rest_loads(database, tmp_path):
     path = tmp_path / "broken.csv"
     good = good_rows(2)
-    body = (",".join(HEADER) + "\n" + ",".join(good[0]) + "\n" + "too,few,fields\n"
-            + ",".join(good[1]) + "\n").encode() + pin_for(7).encode() + b",Ng\xff\xfe,1990,M,01,,\n"
+    body = (
+        (",".join(HEADER) + "\n" + ",".join(good[0]) + "\n" + "too,few,fields\n" + ",".join(good[1]) + "\n").encode()
+        + pin_for(7).encode()
+        + b",Ng\xff\xfe,1990,M,01,,\n"
+    )
     path.write_bytes(body)
     summary = import_persons(database, path)
     assert summary.rows_loaded == 2
@@ -102,9 +121,18 @@ def test_malformed_lines_and_bad_encoding_are_rejected_and_the_rest_loads(databa
 
 def test_parquet_input_is_read_like_csv(database, tmp_path):
     path = tmp_path / "persons.parquet"
-    pq.write_table(pa.table({"pin": [pin_for(1), pin_for(2)], "full_name": ["Võ Thị Sáu", "Lý Tự Trọng"],
-                             "birth_date": ["1990-01-01", "1990-02"], "sex": ["M", "M"],
-                             "ethnicity_code": ["01", None]}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "pin": [pin_for(1), pin_for(2)],
+                "full_name": ["Võ Thị Sáu", "Lý Tự Trọng"],
+                "birth_date": ["1990-01-01", "1990-02"],
+                "sex": ["M", "M"],
+                "ethnicity_code": ["01", None],
+            }
+        ),
+        path,
+    )
     summary = import_persons(database, path)
     assert summary.rows_loaded == 2
 

@@ -20,9 +20,14 @@ def principal(database):
 
 
 def registration(index: int) -> PersonCreate:
-    return PersonCreate(full_name=f"Ngô Văn Số {chr(65 + index % 26)}", birth_date="2001-02-03", sex=Sex.MALE,
-                        ethnicity_code="01",
-                        birth_registration_unit_code=BA_DINH, legal_basis="Trích lục khai sinh 1/2001")
+    return PersonCreate(
+        full_name=f"Ngô Văn Số {chr(65 + index % 26)}",
+        birth_date="2001-02-03",
+        sex=Sex.MALE,
+        ethnicity_code="01",
+        birth_registration_unit_code=BA_DINH,
+        legal_basis="Trích lục khai sinh 1/2001",
+    )
 
 
 def test_concurrent_registrations_in_one_prefix_never_collide(database):
@@ -32,8 +37,9 @@ def test_concurrent_registrations_in_one_prefix_never_collide(database):
 
     def register(index: int) -> str:
         with database.unit_of_work() as session:
-            return service.register_person(session, principal=official, data=registration(index),
-                                           permutation=permutation).pin
+            return service.register_person(
+                session, principal=official, data=registration(index), permutation=permutation
+            ).pin
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         pins = list(pool.map(register, range(60)))
@@ -49,8 +55,10 @@ def test_the_serial_is_the_keyed_permutation_of_the_counter(database):
     official = principal(database)
     permutation = SerialPermutation(KEY)
     with database.unit_of_work() as session:
-        pins = [service.register_person(session, principal=official, data=registration(i), permutation=permutation).pin
-                for i in range(3)]
+        pins = [
+            service.register_person(session, principal=official, data=registration(i), permutation=permutation).pin
+            for i in range(3)
+        ]
     assert [permutation.counter("001201", int(pin[6:])) for pin in pins] == [0, 1, 2]
 
 

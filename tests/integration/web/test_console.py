@@ -30,24 +30,41 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def console_sign_in(client: TestClient, database: Database, *, username: str = "officer",
-                    role: Role = Role.COMMUNE_OFFICER, jurisdiction_code: str | None = BA_DINH,
-                    create: bool = True) -> str:
+def console_sign_in(
+    client: TestClient,
+    database: Database,
+    *,
+    username: str = "officer",
+    role: Role = Role.COMMUNE_OFFICER,
+    jurisdiction_code: str | None = BA_DINH,
+    create: bool = True,
+) -> str:
     """Sign in through the login form; returns the session's CSRF token for the forms."""
     if create:
         add_official(database, username=username, role=role, jurisdiction_code=jurisdiction_code)
     login = client.get("/console/login")
-    response = client.post("/console/login", data={"username": username, "password": PASSWORD,
-                                                   "csrf_token": csrf_of(login.text)}, follow_redirects=False)
+    response = client.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(login.text)},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/console").text)
 
 
 def person_form(csrf: str, **overrides: str) -> dict[str, str]:
     form = {
-        "csrf_token": csrf, "full_name": NAME, "birth_date": "1995-03-08", "sex": "F", "ethnicity_code": "01",
-        "religion_code": "none", "nationality": "VNM", "birth_registration_unit_code": BA_DINH,
-        "residence_address": "Số 5, phố Kim Mã", "residence_unit_code": BA_DINH, "legal_basis": LEGAL_BASIS,
+        "csrf_token": csrf,
+        "full_name": NAME,
+        "birth_date": "1995-03-08",
+        "sex": "F",
+        "ethnicity_code": "01",
+        "religion_code": "none",
+        "nationality": "VNM",
+        "birth_registration_unit_code": BA_DINH,
+        "residence_address": "Số 5, phố Kim Mã",
+        "residence_unit_code": BA_DINH,
+        "legal_basis": LEGAL_BASIS,
     }
     form.update(overrides)
     return form
@@ -85,9 +102,16 @@ def test_a_page_without_a_session_redirects_to_the_login_and_comes_back_after_it
     add_official(database)
     login = client.get(response.headers["location"])
     assert 'name="next" value="/console/persons?name=tran"' in login.text
-    signed_in = client.post("/console/login", data={"username": "officer", "password": PASSWORD,
-                                                    "csrf_token": csrf_of(login.text),
-                                                    "next": "/console/persons?name=tran"}, follow_redirects=False)
+    signed_in = client.post(
+        "/console/login",
+        data={
+            "username": "officer",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(login.text),
+            "next": "/console/persons?name=tran",
+        },
+        follow_redirects=False,
+    )
     assert signed_in.status_code == 303
     assert signed_in.headers["location"] == "/console/persons?name=tran"
     cookie = signed_in.headers["set-cookie"]
@@ -97,9 +121,16 @@ def test_a_page_without_a_session_redirects_to_the_login_and_comes_back_after_it
 def test_after_login_only_console_pages_are_followed_never_another_site(client, database):
     add_official(database)
     login = client.get("/console/login")
-    response = client.post("/console/login", data={"username": "officer", "password": PASSWORD,
-                                                   "csrf_token": csrf_of(login.text),
-                                                   "next": "//evil.example/console"}, follow_redirects=False)
+    response = client.post(
+        "/console/login",
+        data={
+            "username": "officer",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(login.text),
+            "next": "//evil.example/console",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/console"
 
 
@@ -108,8 +139,12 @@ def test_a_wrong_password_and_an_unknown_username_get_the_same_message(client, d
     answers = []
     for username in ("officer", "nobody"):
         login = client.get("/console/login")
-        answers.append(client.post("/console/login", data={"username": username, "password": "not the password",
-                                                           "csrf_token": csrf_of(login.text)}))
+        answers.append(
+            client.post(
+                "/console/login",
+                data={"username": username, "password": "not the password", "csrf_token": csrf_of(login.text)},
+            )
+        )
     for answer in answers:
         assert answer.status_code == 401
         assert "Tên đăng nhập hoặc mật khẩu không đúng." in answer.text
@@ -121,11 +156,14 @@ def test_five_wrong_passwords_lock_the_account_even_though_each_login_failed(cli
     add_official(database)
     for _ in range(5):
         login = client.get("/console/login")
-        client.post("/console/login", data={"username": "officer", "password": "wrong password",
-                                            "csrf_token": csrf_of(login.text)})
+        client.post(
+            "/console/login",
+            data={"username": "officer", "password": "wrong password", "csrf_token": csrf_of(login.text)},
+        )
     login = client.get("/console/login")
-    locked = client.post("/console/login", data={"username": "officer", "password": PASSWORD,
-                                                 "csrf_token": csrf_of(login.text)})
+    locked = client.post(
+        "/console/login", data={"username": "officer", "password": PASSWORD, "csrf_token": csrf_of(login.text)}
+    )
     assert locked.status_code == 401
     assert "tạm khóa 15 phút" in locked.text
 
@@ -184,8 +222,9 @@ def test_the_register_form_shows_each_problem_next_to_its_field_and_stores_nothi
     assert '<a href="#field-sex">Chưa chọn giới tính.</a>' in shape.text
     assert 'id="field-birth_date" name="birth_date" type="text" value="1990-05"' in shape.text
 
-    rule = client.post("/console/persons/new", data=person_form(csrf, full_name="Trần Văn Bình", sex="M",
-                                                                birth_date="2999-01-01"))
+    rule = client.post(
+        "/console/persons/new", data=person_form(csrf, full_name="Trần Văn Bình", sex="M", birth_date="2999-01-01")
+    )
     assert rule.status_code == 422
     assert field_error(rule.text, "birth_date") == "Ngày sinh ở tương lai."
     assert 'value="Trần Văn Bình"' in rule.text
@@ -208,7 +247,7 @@ def test_registering_through_the_form_opens_the_person_page_with_the_history_tim
     assert page.status_code == 200
     text = page.text
     assert f"Đã đăng ký công dân và cấp số định danh cá nhân {pin}." in text
-    assert f"<h1 class=\"page-title person-header__name\">{NAME}</h1>" in text
+    assert f'<h1 class="page-title person-header__name">{NAME}</h1>' in text
     assert "Đăng ký công dân, cấp số định danh" in text
     assert "Đăng ký thường trú" in text
     assert LEGAL_BASIS in text
@@ -271,10 +310,18 @@ def test_a_change_of_name_appears_in_the_timeline_with_before_and_after(client, 
     version = re.search(r'name="expected_version" value="(\d+)"', form.text)
     assert version
 
-    changed = client.post(f"/console/persons/{pin}/edit", data={
-        "csrf_token": csrf, "full_name": "Trần Thị Ánh Nguyệt Minh", "sex": "F", "birth_date": "1995-03-08",
-        "legal_basis": "Quyết định cải chính hộ tịch số 7/2026", "expected_version": version.group(1)},
-        follow_redirects=False)
+    changed = client.post(
+        f"/console/persons/{pin}/edit",
+        data={
+            "csrf_token": csrf,
+            "full_name": "Trần Thị Ánh Nguyệt Minh",
+            "sex": "F",
+            "birth_date": "1995-03-08",
+            "legal_basis": "Quyết định cải chính hộ tịch số 7/2026",
+            "expected_version": version.group(1),
+        },
+        follow_redirects=False,
+    )
     assert changed.status_code == 303
     assert changed.headers["location"] == f"/console/persons/{pin}?notice=changed"
 
@@ -285,9 +332,15 @@ def test_a_change_of_name_appears_in_the_timeline_with_before_and_after(client, 
     assert '<td class="changes__after">Trần Thị Ánh Nguyệt Minh</td>' in page
     assert "Quyết định cải chính hộ tịch số 7/2026" in page
 
-    stale = client.post(f"/console/persons/{pin}/edit", data={
-        "csrf_token": csrf, "full_name": "Trần Thị Minh", "legal_basis": "Quyết định số 8/2026",
-        "expected_version": version.group(1)})
+    stale = client.post(
+        f"/console/persons/{pin}/edit",
+        data={
+            "csrf_token": csrf,
+            "full_name": "Trần Thị Minh",
+            "legal_basis": "Quyết định số 8/2026",
+            "expected_version": version.group(1),
+        },
+    )
     assert stale.status_code == 409
     assert "Hồ sơ đã được thay đổi sau khi bạn mở biểu mẫu" in stale.text
     assert 'value="Trần Thị Minh"' in stale.text
@@ -297,14 +350,18 @@ def test_recording_a_death_checks_the_date_and_then_closes_the_life_events(clien
     csrf = console_sign_in(client, database)
     pin = register_through_form(client, csrf)
 
-    future = client.post(f"/console/persons/{pin}/death", data={"csrf_token": csrf, "death_date": "2999-01-01",
-                                                                "legal_basis": "Trích lục khai tử số 3/2026"})
+    future = client.post(
+        f"/console/persons/{pin}/death",
+        data={"csrf_token": csrf, "death_date": "2999-01-01", "legal_basis": "Trích lục khai tử số 3/2026"},
+    )
     assert future.status_code == 422
     assert field_error(future.text, "death_date") == "Ngày này ở tương lai."
 
-    recorded = client.post(f"/console/persons/{pin}/death", data={
-        "csrf_token": csrf, "death_date": "2024-02-03", "legal_basis": "Trích lục khai tử số 3/2024"},
-        follow_redirects=False)
+    recorded = client.post(
+        f"/console/persons/{pin}/death",
+        data={"csrf_token": csrf, "death_date": "2024-02-03", "legal_basis": "Trích lục khai tử số 3/2024"},
+        follow_redirects=False,
+    )
     assert recorded.status_code == 303
     page = client.get(recorded.headers["location"]).text
     assert "Đã ghi nhận khai tử." in page
@@ -316,8 +373,14 @@ def test_recording_a_death_checks_the_date_and_then_closes_the_life_events(clien
 def test_a_second_permanent_residence_needs_the_move_box_and_then_ends_the_first(client, database):
     csrf = console_sign_in(client, database)
     pin = register_through_form(client, csrf)
-    move = {"csrf_token": csrf, "kind": "permanent", "address_line": "Số 9, phố Đội Cấn", "unit_code": BA_DINH,
-            "unit_generation": "2025", "legal_basis": "Hồ sơ đăng ký thường trú số 5/2026"}
+    move = {
+        "csrf_token": csrf,
+        "kind": "permanent",
+        "address_line": "Số 9, phố Đội Cấn",
+        "unit_code": BA_DINH,
+        "unit_generation": "2025",
+        "legal_basis": "Hồ sơ đăng ký thường trú số 5/2026",
+    }
 
     elsewhere = client.post(f"/console/persons/{pin}/residences/new", data={**move, "unit_code": HOAN_KIEM})
     assert elsewhere.status_code == 403
@@ -328,8 +391,9 @@ def test_a_second_permanent_residence_needs_the_move_box_and_then_ends_the_first
     assert refused.status_code == 409
     assert "Chuyển nơi thường trú" in refused.text
 
-    moved = client.post(f"/console/persons/{pin}/residences/new", data={**move, "end_current": "on"},
-                        follow_redirects=False)
+    moved = client.post(
+        f"/console/persons/{pin}/residences/new", data={**move, "end_current": "on"}, follow_redirects=False
+    )
     assert moved.status_code == 303
     page = client.get(moved.headers["location"]).text
     assert "Đã đăng ký cư trú." in page
@@ -341,9 +405,16 @@ def test_a_second_permanent_residence_needs_the_move_box_and_then_ends_the_first
 def test_a_household_page_lists_its_members_with_links(client, database):
     headers = sign_in(client, database)
     head = register(client, headers, full_name="Trần Văn Hùng", sex="M", birth_date="1965")
-    household = client.post("/api/v1/households", headers=headers, json={
-        "head_pin": head["pin"], "address_line": "Số 5, phố Kim Mã", "unit_code": BA_DINH,
-        "legal_basis": "Quyết định số 1/2020"})
+    household = client.post(
+        "/api/v1/households",
+        headers=headers,
+        json={
+            "head_pin": head["pin"],
+            "address_line": "Số 5, phố Kim Mã",
+            "unit_code": BA_DINH,
+            "legal_basis": "Quyết định số 1/2020",
+        },
+    )
     assert household.status_code == 201, household.text
     number = household.json()["number"]
     console_sign_in(client, database, create=False)
@@ -424,8 +495,7 @@ def test_an_auditor_reads_a_person_but_sees_no_change_forms(client, database):
     pin = register_through_form(client, csrf)
 
     with TestClient(client.app, raise_server_exceptions=False) as auditor:
-        auditor_csrf = console_sign_in(auditor, database, username="auditor", role=Role.AUDITOR,
-                                       jurisdiction_code=None)
+        auditor_csrf = console_sign_in(auditor, database, username="auditor", role=Role.AUDITOR, jurisdiction_code=None)
         page = auditor.get(f"/console/persons/{pin}")
         assert page.status_code == 200
         assert "Đăng ký công dân, cấp số định danh" in page.text
@@ -437,8 +507,10 @@ def test_an_auditor_reads_a_person_but_sees_no_change_forms(client, database):
         form = auditor.get("/console/persons/new")
         assert form.status_code == 403
         assert "chỉ được xem, không được thay đổi" in form.text
-        post = auditor.post(f"/console/persons/{pin}/edit", data={"csrf_token": auditor_csrf, "full_name": "X Y",
-                                                                  "legal_basis": "Quyết định số 9"})
+        post = auditor.post(
+            f"/console/persons/{pin}/edit",
+            data={"csrf_token": auditor_csrf, "full_name": "X Y", "legal_basis": "Quyết định số 9"},
+        )
         assert post.status_code == 403
     with database.unit_of_work() as session:
         assert session.scalar(select(Person.full_name)) == NAME
@@ -448,9 +520,18 @@ def test_an_auditor_reads_a_person_but_sees_no_change_forms(client, database):
 # Messages
 
 
-SOURCES_OF_USER_ERRORS = ("registry/service.py", "registry/rules.py", "registry/pin.py", "officials/service.py",
-                          "officials/rules.py", "officials/dependencies.py", "kit/http.py", "kit/errors.py",
-                          "units/catalogue.py", "web/session.py")
+SOURCES_OF_USER_ERRORS = (
+    "registry/service.py",
+    "registry/rules.py",
+    "registry/pin.py",
+    "officials/service.py",
+    "officials/rules.py",
+    "officials/dependencies.py",
+    "kit/http.py",
+    "kit/errors.py",
+    "units/catalogue.py",
+    "web/session.py",
+)
 
 
 @pytest.mark.parametrize("language", ["vi", "en"])

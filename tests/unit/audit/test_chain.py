@@ -8,9 +8,18 @@ def build_chain(length: int) -> list[tuple[LogContent, str, str]]:
     entries = []
     previous = GENESIS_HASH
     for seq in range(1, length + 1):
-        content = LogContent(seq=seq, occurred_at=datetime(2026, 1, 1, tzinfo=UTC), principal_kind="official",
-                             principal_id="officer", action="person.read", person_pin=f"{seq:012d}", fields="*",
-                             purpose="official_duty", legal_basis="", result="ok")
+        content = LogContent(
+            seq=seq,
+            occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+            principal_kind="official",
+            principal_id="officer",
+            action="person.read",
+            person_pin=f"{seq:012d}",
+            fields="*",
+            purpose="official_duty",
+            legal_basis="",
+            result="ok",
+        )
         digest = entry_hash(previous, content)
         entries.append((content, previous, digest))
         previous = digest

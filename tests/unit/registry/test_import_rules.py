@@ -33,8 +33,9 @@ def rows(**columns):
 
 
 def test_a_good_row_is_normalised():
-    result = validate(rows(sex="Nam", ethnicity_code="1", religion_code="", nationality="vnm"),
-                      first_row_number=1, today=TODAY)
+    result = validate(
+        rows(sex="Nam", ethnicity_code="1", religion_code="", nationality="vnm"), first_row_number=1, today=TODAY
+    )
     assert result.rejects.num_rows == 0
     row = result.valid.to_pylist()[0]
     assert (row["sex"], row["ethnicity_code"], row["religion_code"], row["nationality"]) == ("M", "01", "none", "VNM")
@@ -51,7 +52,7 @@ def test_a_good_row_is_normalised():
         ({"sex": "F"}, "PIN_SEX_MISMATCH", "pin"),
         ({"sex": "X"}, "SEX_INVALID", "sex"),
         ({"full_name": "Nguyen 3"}, "NAME_INVALID", "full_name"),
-        ({"full_name": '   '}, "NAME_INVALID", "full_name"),
+        ({"full_name": "   "}, "NAME_INVALID", "full_name"),
         ({"birth_date": "12/05/1990"}, "DATE_INVALID", "birth_date"),
         ({"birth_date": "1990-02-30"}, "DATE_INVALID", "birth_date"),
         ({"pin": "001227012345", "birth_date": "2027-01-01"}, "BIRTH_DATE_IN_FUTURE", "birth_date"),
@@ -72,8 +73,9 @@ def test_each_bad_value_is_rejected_with_its_column_and_code(columns, code, colu
 
 
 def test_a_pre_reform_address_resolves_to_its_current_commune():
-    result = validate(rows(address_line="Số 3 Phúc Xá", unit_code="00001", unit_generation="pre2025"),
-                      first_row_number=1, today=TODAY)
+    result = validate(
+        rows(address_line="Số 3 Phúc Xá", unit_code="00001", unit_generation="pre2025"), first_row_number=1, today=TODAY
+    )
     row = result.valid.to_pylist()[0]
     assert row["unit_generation"] == "pre2025"
     assert row["province_code"] == "01"

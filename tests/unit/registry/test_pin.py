@@ -28,9 +28,7 @@ TEST_KEY = b"popreg-unit-test-key-0123456789ab"
 REGISTRATION_CODES = sorted(LEGACY_PROVINCE_CODES) + [f"{code}" for code in range(101, 296)]
 
 
-def a_pin(
-    *, province_code: str = "079", birth_year: int = 2005, sex: Sex = Sex.MALE, serial: int = 123456
-) -> str:
+def a_pin(*, province_code: str = "079", birth_year: int = 2005, sex: Sex = Sex.MALE, serial: int = 123456) -> str:
     return compose_pin(province_code, birth_year, sex, serial)
 
 
@@ -390,9 +388,7 @@ def test_a_composed_pin_checks_valid_and_decodes_to_what_it_was_made_from(
 ) -> None:
     pin = a_pin(province_code=province_code, birth_year=birth_year, sex=sex, serial=serial)
 
-    result = check_pin(
-        pin, birth_year=birth_year, sex=sex, birth_province_code=province_code, today=FAR_FUTURE
-    )
+    result = check_pin(pin, birth_year=birth_year, sex=sex, birth_province_code=province_code, today=FAR_FUTURE)
 
     assert result.valid, result.errors
     assert result.province_code == province_code

@@ -51,11 +51,13 @@ def test_a_birth_in_the_future_or_before_1880_is_refused():
 
 
 def test_a_parent_known_only_by_year_is_accepted_unless_certainly_younger():
-    check_parent_older(parent=PartialDate.parse("1990"), child=PartialDate.parse("1990-12-31"),
-                       kind=RelationKind.MOTHER)
+    check_parent_older(
+        parent=PartialDate.parse("1990"), child=PartialDate.parse("1990-12-31"), kind=RelationKind.MOTHER
+    )
     with pytest.raises(InvalidInput):
-        check_parent_older(parent=PartialDate.parse("1991"), child=PartialDate.parse("1990-12-31"),
-                           kind=RelationKind.MOTHER)
+        check_parent_older(
+            parent=PartialDate.parse("1991"), child=PartialDate.parse("1990-12-31"), kind=RelationKind.MOTHER
+        )
 
 
 def test_death_is_final_but_a_court_declaration_can_be_annulled():
@@ -78,8 +80,10 @@ def test_replaying_history_rebuilds_fields_and_sub_records():
         diff({}, {"full_name": "A", "sex": "F"}),
         {"residences.1": [None, {"unit_code": "00004", "valid_to": None}]},
         {"full_name": ["A", "B"]},
-        {"residences.1": [{"unit_code": "00004"}, {"unit_code": "00004", "valid_to": "2026-01-01"}],
-         "residences.2": [None, {"unit_code": "00070", "valid_to": None}]},
+        {
+            "residences.1": [{"unit_code": "00004"}, {"unit_code": "00004", "valid_to": "2026-01-01"}],
+            "residences.2": [None, {"unit_code": "00070", "valid_to": None}],
+        },
         {"relations.5": [None, {"kind": "spouse"}]},
         {"relations.5": [{"kind": "spouse"}, None]},
     ]

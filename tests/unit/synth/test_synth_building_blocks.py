@@ -64,3 +64,9 @@ def test_full_names_are_nfc_and_their_folded_key_is_the_registers_fold() -> None
     for full, folded in zip(persons["full_name"].to_pylist(), persons["name_folded"].to_pylist(), strict=True):
         assert unicodedata.is_normalized("NFC", full)
         assert folded == fold(full)
+
+
+@pytest.mark.parametrize("name", ["Quyên", "Đặng", "Nguyễn", "Lợi", "Hưng", "Thủy"])
+def test_a_wrong_tone_mark_still_composes_into_vietnamese_letters(name: str) -> None:
+    for variant in misspellings(name, np.random.default_rng(5)):
+        assert not any(unicodedata.combining(ch) for ch in variant), variant

@@ -43,6 +43,7 @@ PIN_PROVINCE_PREFIXES = (
 
 # -- counts ------------------------------------------------------------------------------------
 
+
 def test_2025_generation_has_34_provinces_and_3321_communes() -> None:
     assert len(provinces(NOW)) == 34
     assert len(communes(NOW)) == 3321
@@ -86,16 +87,26 @@ def test_codes_are_zero_padded_by_level() -> None:
 
 # -- lookup by code ----------------------------------------------------------------------------
 
+
 def test_lookup_by_code_gives_vietnamese_name_type_word_and_parents() -> None:
     ward = get_unit("00004")
     assert ward == Unit(
-        code="00004", name="Phường Ba Đình", short_name="Ba Đình", kind="Phường", level=UnitLevel.COMMUNE,
-        generation=NOW, parent_code="01", province_code="01",
+        code="00004",
+        name="Phường Ba Đình",
+        short_name="Ba Đình",
+        kind="Phường",
+        level=UnitLevel.COMMUNE,
+        generation=NOW,
+        parent_code="01",
+        province_code="01",
     )
     hanoi = get_unit("01")
     assert hanoi is not None
     assert (hanoi.name, hanoi.short_name, hanoi.kind, hanoi.parent_code) == (
-        "Thành phố Hà Nội", "Hà Nội", "Thành phố", None,
+        "Thành phố Hà Nội",
+        "Hà Nội",
+        "Thành phố",
+        None,
     )
 
 
@@ -112,7 +123,10 @@ def test_same_code_means_a_different_unit_in_each_generation() -> None:
 def test_special_zone_keeps_its_type_word() -> None:
     con_dao = search_units("Côn Đảo", generation=NOW)[0]
     assert (con_dao.name, con_dao.kind, con_dao.short_name, con_dao.province_code) == (
-        "Đặc khu Côn Đảo", "Đặc khu", "Côn Đảo", "79",
+        "Đặc khu Côn Đảo",
+        "Đặc khu",
+        "Côn Đảo",
+        "79",
     )
 
 
@@ -141,6 +155,7 @@ def test_units_are_immutable() -> None:
 
 
 # -- hierarchy ---------------------------------------------------------------------------------
+
 
 def test_children_of_a_2025_province_are_its_communes() -> None:
     hanoi = children("01")
@@ -179,6 +194,7 @@ def test_is_within_is_false_for_unknown_codes() -> None:
 
 
 # -- search ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "query",
@@ -243,6 +259,7 @@ def test_search_with_empty_or_unmatched_query_finds_nothing() -> None:
 
 # -- conversion to the 2025 units --------------------------------------------------------------
 
+
 def test_pre_2025_ward_converts_to_the_2025_ward_it_became_part_of() -> None:
     # Conversion table: Phường Quán Thánh (00013, Quận Ba Đình) went whole into Phường Ba Đình.
     assert get_unit("00013", PRE) is not None
@@ -294,6 +311,7 @@ def test_unknown_code_converts_to_nothing() -> None:
 
 
 # -- PIN province prefix -----------------------------------------------------------------------
+
 
 def test_pin_province_code_pads_the_province_code_to_three_digits() -> None:
     assert pin_province_code("01") == "001"
