@@ -8,12 +8,14 @@ import typer
 from rich.console import Console
 
 from popreg.audit.cli import app as audit_app
+from popreg.cards.cli import app as card_app
 from popreg.kit.database import Database
 from popreg.kit.migrations import upgrade
 from popreg.kit.settings import get_settings
 from popreg.officials.cli import app as user_app
 from popreg.registry.cli import app as pin_app
 from popreg.registry.cli import export_app, import_app
+from popreg.synth.cli import synth
 
 app = typer.Typer(
     help="popreg: the national population-data platform.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -23,8 +25,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(pin_app, name="pin")
 app.add_typer(audit_app, name="audit")
+app.add_typer(card_app, name="card")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.command("synth")(synth)
 console = Console(stderr=True)
 
 

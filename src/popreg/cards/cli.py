@@ -10,8 +10,9 @@ import typer
 from popreg.cards.mrz import parse_mrz
 from popreg.cards.qr import parse_payload
 
-app = typer.Typer(help="Identity documents: the machine-readable zone (MRZ) and the card's QR text.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Identity documents: the machine-readable zone (MRZ) and the card's QR text.", no_args_is_help=True
+)
 
 
 @app.command("parse-mrz")

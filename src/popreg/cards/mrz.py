@@ -327,8 +327,9 @@ class _Reader:
         if self.format is None:
             self.error(
                 MrzErrorCode.FORMAT_UNKNOWN,
-                f"{len(lines)} lines of {len(lines[0])} characters match no ICAO 9303 format: TD1 is 3 "
-                "lines of 30, TD2 2 lines of 36, TD3 2 lines of 44.",
+                f"{len(lines)} lines of {len(lines[0])} characters starting {lines[0][:2]!r} match no format "
+                "read here: TD1 is 3 lines of 30, TD2 2 lines of 36, TD3 2 lines of 44 (visas, document "
+                "code V, Doc 9303 Part 7, are not read).",
             )
             return None
         expected = _WIDTHS[self.format]
@@ -340,13 +341,6 @@ class _Reader:
                         f"Line {number} has {len(line)} characters; every line of a {self.format} MRZ "
                         f"has {expected}. A character was probably dropped or added: re-read the zone.",
                     )
-            return None
-        if self.format == "TD3" and lines[0].startswith("V"):
-            self.format = None
-            self.error(
-                MrzErrorCode.FORMAT_UNKNOWN,
-                "This is the MRZ of a visa (document code V, Doc 9303 Part 7), which is not read here.",
-            )
             return None
         for number, line in enumerate(lines, start=1):
             illegal = [(position, character) for position, character in enumerate(line, 1) if character not in _LEGAL]
@@ -387,18 +381,15 @@ class _Reader:
         self.read_codes(line1)
         self.read_names(line1[5:])
         self.fields["nationality"] = _code(line2[10:13])
-        if self.format == "TD3":
-            self.read_document_number(line2[0:9], line2[9], "")
-        else:
-            self.fields["optional_data"] = self.read_document_number(line2[0:9], line2[9], line2[28:35])
+        optional = self.read_document_number(line2[0:9], line2[9], line2[28:35] if width == TD2_WIDTH else "")
         self.read_dates_and_sex(line2[13:19], line2[19], line2[20], line2[21:27], line2[27])
-        if self.format == "TD3":
-            personal_number = line2[28:42]
-            self.fields["optional_data"] = personal_number.rstrip(FILLER) or None
-            self.verify("personal_number", "The check digit of the personal number", personal_number, line2[42],
-                        filler_digit_allowed=True)
-        self.verify("composite", "The composite check digit", line2[0:10] + line2[13:20] + line2[21 : width - 1],
-                    line2[-1])
+        if width == TD3_WIDTH:
+            optional = line2[28:42].rstrip(FILLER) or None
+            label = "The check digit of the personal number"
+            self.verify("personal_number", label, line2[28:42], line2[42], filler_digit_allowed=True)
+        self.fields["optional_data"] = optional
+        composite_data = line2[0:10] + line2[13:20] + line2[21 : width - 1]
+        self.verify("composite", "The composite check digit", composite_data, line2[-1])
 
     # --- the fields -----------------------------------------------------------------------------
 
@@ -418,8 +409,13 @@ class _Reader:
             segment, _, rest = optional.partition(FILLER)
             whole = number + segment[:-1]
             self.fields["document_number"] = whole
-            self.verify("document_number", "The check digit of the document number", whole, segment[-1],
-                        alternative=number + FILLER + segment[:-1])
+            self.verify(
+                "document_number",
+                "The check digit of the document number",
+                whole,
+                segment[-1],
+                alternative=number + FILLER + segment[:-1],
+            )
             return rest.strip(FILLER) or None
         self.fields["document_number"] = number.rstrip(FILLER) or None
         self.verify("document_number", "The check digit of the document number", number, digit)
@@ -447,7 +443,8 @@ class _Reader:
             self.error(
                 MrzErrorCode.DATE_INVALID,
                 f"The {label} {text!r} is not a date YYMMDD (year, month 01-12, day of that month)"
-                + ("" if expiry else " on or before today") + ". Re-read the zone or the printed date.",
+                + ("" if expiry else " on or before today")
+                + ". Re-read the zone or the printed date.",
             )
             return None
         return found.isoformat()
@@ -483,8 +480,13 @@ class _Reader:
     def read_vietnamese_card(self, line1: str, line2: str) -> None:
         """Vietnam's TD1 layout: the document number is repeated inside the full PIN in line 1."""
         number, pin, separator, final, optional_2 = line1[5:14], line1[15:27], line1[27:29], line1[29], line2[18:29]
-        if not _NINE_DIGITS.fullmatch(number) or not line1[14].isdigit() or not _TWELVE_DIGITS.fullmatch(pin) \
-                or separator != FILLER * 2 or optional_2 != FILLER * 11:
+        if (
+            not _NINE_DIGITS.fullmatch(number)
+            or line1[14] not in "0123456789"
+            or not _TWELVE_DIGITS.fullmatch(pin)
+            or separator != FILLER * 2
+            or optional_2 != FILLER * 11
+        ):
             self.error(
                 MrzErrorCode.VN_LAYOUT,
                 "A Vietnamese identity card writes in line 1 the last 9 digits of the PIN, their check "
@@ -514,7 +516,13 @@ class _Reader:
             self.error(MrzErrorCode.PIN_INVALID, f"The PIN {pin} is not consistent ({codes}): {details}")
 
     def verify(
-        self, name: str, label: str, data: str, digit: str, *, filler_digit_allowed: bool = False,
+        self,
+        name: str,
+        label: str,
+        data: str,
+        digit: str,
+        *,
+        filler_digit_allowed: bool = False,
         alternative: str | None = None,
     ) -> None:
         """Record one check digit; a wrong one is ``MRZ_CHECK_DIGIT``.
@@ -540,8 +548,9 @@ class _Reader:
 
 
 _WIDTHS: Mapping[MrzFormat, int] = MappingProxyType({"TD1": TD1_WIDTH, "TD2": TD2_WIDTH, "TD3": TD3_WIDTH})
-_SPLITS: Mapping[int, int] = MappingProxyType({3 * TD1_WIDTH: TD1_WIDTH, 2 * TD2_WIDTH: TD2_WIDTH,
-                                               2 * TD3_WIDTH: TD3_WIDTH})
+_SPLITS: Mapping[int, int] = MappingProxyType(
+    {3 * TD1_WIDTH: TD1_WIDTH, 2 * TD2_WIDTH: TD2_WIDTH, 2 * TD3_WIDTH: TD3_WIDTH}
+)
 """A zone pasted as one line, by its length: the width of each of its lines."""
 
 
@@ -549,6 +558,8 @@ def _format_of(lines: list[str]) -> MrzFormat | None:
     """The format the lines were meant to be: by line count, then by the longest line."""
     if len(lines) == 3:
         return "TD1"
+    if lines[0].startswith("V"):
+        return None
     longest = max(len(line) for line in lines)
     if abs(longest - TD3_WIDTH) <= 2:
         return "TD3"

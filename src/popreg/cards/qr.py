@@ -37,8 +37,14 @@ _LABELS = {
     "address": "permanent address",
     "issue_date": "date of issue",
 }
-_SEX_BY_FOLDED_WORD = {"nam": Sex.MALE, "male": Sex.MALE, "m": Sex.MALE,
-                       "nu": Sex.FEMALE, "female": Sex.FEMALE, "f": Sex.FEMALE}
+_SEX_BY_FOLDED_WORD = {
+    "nam": Sex.MALE,
+    "male": Sex.MALE,
+    "m": Sex.MALE,
+    "nu": Sex.FEMALE,
+    "female": Sex.FEMALE,
+    "f": Sex.FEMALE,
+}
 _DIGITS = re.compile(r"[0-9]+")
 _COMPACT_DATE = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})")
 _SEPARATED_DATE = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})")
@@ -73,8 +79,15 @@ def generate_payload(
         if SEPARATOR in value or "\n" in value or "\r" in value:
             raise ValueError(f"The {label} cannot contain '|' or a line break: {value!r}.")
     return SEPARATOR.join(
-        [pin, old_id or "", canonical(full_name), _ddmmyyyy(birth_date), SEX_WORDS[sex], canonical(address),
-         _ddmmyyyy(issue_date)]
+        [
+            pin,
+            old_id or "",
+            canonical(full_name),
+            _ddmmyyyy(birth_date),
+            SEX_WORDS[sex],
+            canonical(address),
+            _ddmmyyyy(issue_date),
+        ]
     )
 
 
@@ -224,10 +237,10 @@ class _PayloadReader:
                 QrWarningCode.FIELD_COUNT,
                 f"The QR text has {len(parts)} fields; a card has {len(names)} in this layout, followed at "
                 f"most by empty fields. The fields after the {len(names)}th were ignored: "
-                f"{SEPARATOR.join(parts[len(names):])!r}.",
+                f"{SEPARATOR.join(parts[len(names) :])!r}.",
             )
         elif len(parts) < len(names):
-            missing = ", ".join(_LABELS[name] for name in names[len(parts):])
+            missing = ", ".join(_LABELS[name] for name in names[len(parts) :])
             self.warn(
                 QrWarningCode.FIELD_COUNT,
                 f"The QR text has {len(parts)} fields but a card has {len(names)} in this layout, so these "
@@ -249,8 +262,7 @@ class _PayloadReader:
             return value
         self.warn(
             QrWarningCode.OLD_ID_INVALID,
-            f"The old ID number {value!r} is not 9 digits (nor a 12-digit earlier card number); it was "
-            "not read.",
+            f"The old ID number {value!r} is not 9 digits (nor a 12-digit earlier card number); it was not read.",
         )
         return None
 
@@ -299,16 +311,19 @@ def _not_a_card(payload: str) -> str | None:
     if not payload:
         return "The QR text is empty."
     if payload.startswith(_EMV_PAYLOAD_START):
-        return ("This is a payment QR code (VietQR / EMVCo, starting 000201), not the QR code of a citizen "
-                "identity card.")
+        return (
+            "This is a payment QR code (VietQR / EMVCo, starting 000201), not the QR code of a citizen identity card."
+        )
     if _URI_SCHEME.match(payload):
         return f"This QR code holds a link or another kind of record ({payload[:40]!r}), not a citizen identity card."
     if SEPARATOR not in payload:
         return "This text has no '|' separated fields, so it is not the QR code of a citizen identity card."
     first = payload.split(SEPARATOR, 1)[0].strip()
     if any(character.isalpha() for character in first):
-        return (f"The first field, {first[:40]!r}, should be the 12-digit PIN: this is probably the QR code of "
-                "another document (a health-insurance card, for instance), not of a citizen identity card.")
+        return (
+            f"The first field, {first[:40]!r}, should be the 12-digit PIN: this is probably the QR code of "
+            "another document (a health-insurance card, for instance), not of a citizen identity card."
+        )
     return None
 
 

@@ -230,6 +230,11 @@ class BulkSummary:
     events: int
 
 
+def _offset(session: Session, column: Any, ids: Any) -> int:
+    smallest = pc.min(ids).as_py()
+    return max_id(session, column) + 1 - (smallest if smallest is not None else 1)
+
+
 def _shift(column: pa.ChunkedArray, offset: int) -> pa.ChunkedArray:
     return pc.add(column, offset) if offset else column
 
@@ -254,9 +259,10 @@ def load(
     """Load a whole population in the caller's transaction."""
     now = utc_now()
     stamp = pa.timestamp("us", tz="UTC")
-    person_shift = max_id(session, Person.id)
-    household_shift = max_id(session, Household.id)
-    residence_shift = max_id(session, Residence.id)
+    # Relative ids: the smallest id of each table in this batch lands just after the largest in use.
+    person_shift = _offset(session, Person.id, records.persons["person_id"])
+    household_shift = _offset(session, Household.id, records.households["household_id"])
+    residence_shift = _offset(session, Residence.id, records.residences["residence_id"])
     member_shift = max_id(session, HouseholdMember.id)
     relation_shift = max_id(session, PersonRelation.id)
 

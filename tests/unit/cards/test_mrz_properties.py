@@ -15,8 +15,26 @@ from popreg.registry.pin import LEGACY_PROVINCE_CODES, Sex, compose_pin
 TODAY = date(2025, 6, 1)
 MRZ_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
-GIVEN_SYLLABLES = ["Văn", "Thị", "Minh", "Đức", "Hòa", "Thủy", "Ngọc", "Anh", "Quỳnh", "Phương", "Hải", "Nguyệt",
-                   "Trường", "Đoan", "Tuấn", "Ánh", "Ưng", "Ơn"]
+GIVEN_SYLLABLES = [
+    "Văn",
+    "Thị",
+    "Minh",
+    "Đức",
+    "Hòa",
+    "Thủy",
+    "Ngọc",
+    "Anh",
+    "Quỳnh",
+    "Phương",
+    "Hải",
+    "Nguyệt",
+    "Trường",
+    "Đoan",
+    "Tuấn",
+    "Ánh",
+    "Ưng",
+    "Ơn",
+]
 # Positions covered by a check digit in TD1 (ICAO 9303 Part 5): all of line 1 after the state code
 # (through the composite check digit), and on line 2 the two dates with their check digits, the
 # optional data and the composite digit. Sex, nationality and the name line carry no check digit.
@@ -35,8 +53,16 @@ class Card:
     expiry_date: date | None
 
     def lines(self) -> list[str]:
-        return list(generate_td1(pin=self.pin, surname=self.surname, given_names=self.given_names,
-                                 birth_date=self.birth_date, sex=self.sex, expiry_date=self.expiry_date))
+        return list(
+            generate_td1(
+                pin=self.pin,
+                surname=self.surname,
+                given_names=self.given_names,
+                birth_date=self.birth_date,
+                sex=self.sex,
+                expiry_date=self.expiry_date,
+            )
+        )
 
 
 @st.composite
@@ -79,7 +105,7 @@ def test_any_single_changed_character_in_a_protected_position_makes_the_zone_inv
     lines = card.lines()
     line, index = position
     assume(lines[line][index] != replacement)
-    lines[line] = lines[line][:index] + replacement + lines[line][index + 1:]
+    lines[line] = lines[line][:index] + replacement + lines[line][index + 1 :]
 
     assert not parse_mrz(lines, today=TODAY).valid
 
@@ -90,7 +116,7 @@ def test_every_single_change_of_every_protected_character_of_one_card_is_detecte
     for line, index in PROTECTED:
         for replacement in MRZ_CHARACTERS.replace(lines[line][index], ""):
             altered = list(lines)
-            altered[line] = altered[line][:index] + replacement + altered[line][index + 1:]
+            altered[line] = altered[line][:index] + replacement + altered[line][index + 1 :]
             if parse_mrz(altered, today=TODAY).valid:
                 undetected.append((line, index, replacement))
 
@@ -102,7 +128,7 @@ def test_changing_one_digit_of_a_number_always_changes_its_check_digit(number: s
     index = data.draw(st.integers(0, len(number) - 1))
     replacement = data.draw(st.sampled_from("0123456789".replace(number[index], "")))
 
-    assert check_digit(number[:index] + replacement + number[index + 1:]) != check_digit(number)
+    assert check_digit(number[:index] + replacement + number[index + 1 :]) != check_digit(number)
 
 
 @given(st.text(max_size=120) | st.lists(st.text(max_size=50), max_size=4))

@@ -23,13 +23,14 @@ ICAO_TD2 = ("I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "D231458907UTO7408122F120415
 # the check digit position holds < and the number ends in the optional data, followed by its check
 # digit 9. Quoted from memory of the ICAO example; every one of its check digits verifies.
 ICAO_TD1_LONG_NUMBER = (
-    "I<UTOD23145890<7349<<<<<<<<<<<", "3407127M9507122UTO<<<<<<<<<<<2", "STEVENSON<<PETER<JOHN<<<<<<<<<",
+    "I<UTOD23145890<7349<<<<<<<<<<<",
+    "3407127M9507122UTO<<<<<<<<<<<2",
+    "STEVENSON<<PETER<JOHN<<<<<<<<<",
 )
 # The specimen of the German identity card (Personalausweis, model of November 2010, "Erika
 # Mustermann") published by the Federal Ministry of the Interior and the Bundesdruckerei; its MRZ
-# is reproduced in many MRZ libraries (for instance the README of the Ruby gem "mrz" and the nPA
-# emulation of frankmorgner/vsmartcard). Germany writes the one-letter code D and, on this model,
-# no sex (<).
+# is reproduced in public MRZ code (for instance the README of the Ruby gem "mrz"). Germany writes
+# the one-letter code D and, on this model, no sex (<).
 GERMAN_SPECIMEN = ("IDD<<T220001293<<<<<<<<<<<<<<<", "6408125<2010315D<<<<<<<<<<<<<4", "MUSTERMANN<<ERIKA<<<<<<<<<<<<<")
 
 
@@ -42,8 +43,11 @@ def a_vietnamese_card(
     sex: Sex = Sex.MALE,
     expiry_date: date | None = date(2030, 3, 4),
 ) -> list[str]:
-    return list(generate_td1(pin=pin, surname=surname, given_names=given_names, birth_date=birth_date, sex=sex,
-                             expiry_date=expiry_date))
+    return list(
+        generate_td1(
+            pin=pin, surname=surname, given_names=given_names, birth_date=birth_date, sex=sex, expiry_date=expiry_date
+        )
+    )
 
 
 def resealed(line1: str, line2: str, line3: str) -> list[str]:
@@ -72,8 +76,15 @@ def failed_checks(result: MrzResult) -> list[str]:
 
 @pytest.mark.parametrize(
     ("text", "digit"),
-    [("D23145890", 7), ("L898902C3", 6), ("740812", 2), ("120415", 9), ("ZE184226B<<<<<", 1), ("<<<<<<", 0),
-     ("T22000129", 3)],
+    [
+        ("D23145890", 7),
+        ("L898902C3", 6),
+        ("740812", 2),
+        ("120415", 9),
+        ("ZE184226B<<<<<", 1),
+        ("<<<<<<", 0),
+        ("T22000129", 3),
+    ],
 )
 def test_check_digits_weigh_values_7_3_1_and_take_the_sum_modulo_10(text: str, digit: int) -> None:
     assert check_digit(text) == digit
@@ -100,12 +111,24 @@ def test_the_icao_td1_specimen_is_read_field_by_field_with_every_check_digit_val
     assert result.valid
     assert result.errors == ()
     assert dict(result.fields) == {
-        "document_code": "I", "issuing_state": "UTO", "document_number": "D23145890", "birth_date": "1974-08-12",
-        "sex": "F", "expiry_date": "2012-04-15", "nationality": "UTO", "surname": "ERIKSSON",
-        "given_names": "ANNA MARIA", "optional_data": None, "optional_data_2": None, "pin": None,
+        "document_code": "I",
+        "issuing_state": "UTO",
+        "document_number": "D23145890",
+        "birth_date": "1974-08-12",
+        "sex": "F",
+        "expiry_date": "2012-04-15",
+        "nationality": "UTO",
+        "surname": "ERIKSSON",
+        "given_names": "ANNA MARIA",
+        "optional_data": None,
+        "optional_data_2": None,
+        "pin": None,
     }
     assert [(check.name, check.valid) for check in result.checks] == [
-        ("document_number", True), ("birth_date", True), ("expiry_date", True), ("composite", True),
+        ("document_number", True),
+        ("birth_date", True),
+        ("expiry_date", True),
+        ("composite", True),
     ]
 
 
@@ -119,7 +142,11 @@ def test_the_icao_td3_passport_specimen_is_read_with_its_personal_number_check()
     assert (result.fields["surname"], result.fields["given_names"]) == ("ERIKSSON", "ANNA MARIA")
     assert (result.fields["birth_date"], result.fields["expiry_date"]) == ("1974-08-12", "2012-04-15")
     assert [check.name for check in result.checks] == [
-        "document_number", "birth_date", "expiry_date", "personal_number", "composite",
+        "document_number",
+        "birth_date",
+        "expiry_date",
+        "personal_number",
+        "composite",
     ]
 
 
@@ -220,8 +247,12 @@ def test_a_td3_personal_number_of_fillers_may_have_a_filler_or_zero_as_check_dig
 
 @pytest.mark.parametrize(
     ("yymmdd", "today", "expected"),
-    [("250601", date(2025, 6, 1), "2025-06-01"), ("250602", date(2025, 6, 1), "1925-06-02"),
-     ("991231", date(2025, 6, 1), "1999-12-31"), ("000229", date(2025, 6, 1), "2000-02-29")],
+    [
+        ("250601", date(2025, 6, 1), "2025-06-01"),
+        ("250602", date(2025, 6, 1), "1925-06-02"),
+        ("991231", date(2025, 6, 1), "1999-12-31"),
+        ("000229", date(2025, 6, 1), "2000-02-29"),
+    ],
 )
 def test_a_birth_year_is_the_latest_that_is_not_in_the_future(yymmdd: str, today: date, expected: str) -> None:
     line2 = f"{yymmdd}{check_digit(yymmdd)}F1204159UTO<<<<<<<<<<<0"
@@ -231,7 +262,8 @@ def test_a_birth_year_is_the_latest_that_is_not_in_the_future(yymmdd: str, today
 
 
 @pytest.mark.parametrize(
-    ("yymmdd", "expected"), [("740101", "2074-01-01"), ("750101", "1975-01-01"), ("300101", "2030-01-01")],
+    ("yymmdd", "expected"),
+    [("740101", "2074-01-01"), ("750101", "1975-01-01"), ("300101", "2030-01-01")],
 )
 def test_an_expiry_year_lies_within_fifty_years_of_today(yymmdd: str, expected: str) -> None:
     line2 = f"7408122F{yymmdd}0UTO<<<<<<<<<<<0"
@@ -254,7 +286,7 @@ def test_a_card_valid_for_life_has_no_expiry_date_and_is_valid() -> None:
 
 def _card_with(line: int, position: int, text: str) -> list[str]:
     lines = a_vietnamese_card()
-    lines[line] = lines[line][:position] + text + lines[line][position + len(text):]
+    lines[line] = lines[line][:position] + text + lines[line][position + len(text) :]
     return lines
 
 
@@ -278,7 +310,8 @@ BAD_INPUT = {
         MrzErrorCode.VN_LAYOUT,
     ),
     "a document number that is not the end of the pin": (
-        resealed(*_card_with(0, 5, "205123457")), MrzErrorCode.PIN_MISMATCH,
+        resealed(*_card_with(0, 5, "205123457")),
+        MrzErrorCode.PIN_MISMATCH,
     ),
     "a pin of the other sex": (a_vietnamese_card(pin="079305123456"), MrzErrorCode.PIN_INVALID),
 }

@@ -19,8 +19,9 @@ def a_card(
     sex: Sex = Sex.MALE,
     expiry_date: date | None = date(2030, 3, 4),
 ) -> tuple[str, str, str]:
-    return generate_td1(pin=pin, surname=surname, given_names=given_names, birth_date=birth_date, sex=sex,
-                        expiry_date=expiry_date)
+    return generate_td1(
+        pin=pin, surname=surname, given_names=given_names, birth_date=birth_date, sex=sex, expiry_date=expiry_date
+    )
 
 
 def test_a_vietnamese_card_is_written_exactly_as_built_by_hand_from_the_rules() -> None:
@@ -35,17 +36,28 @@ def test_a_vietnamese_card_is_written_exactly_as_built_by_hand_from_the_rules() 
 
 
 def test_every_line_has_thirty_characters_and_the_fields_sit_at_their_icao_positions() -> None:
-    line1, line2, line3 = a_card(pin="001160123456", birth_date=date(1960, 12, 31), sex=Sex.FEMALE,
-                                 expiry_date=date(2035, 1, 2))
+    line1, line2, line3 = a_card(
+        pin="001160123456", birth_date=date(1960, 12, 31), sex=Sex.FEMALE, expiry_date=date(2035, 1, 2)
+    )
 
     assert [len(line) for line in (line1, line2, line3)] == [30, 30, 30]
     # Line 1: code 2 + state 3 + number 9 + check 1 + optional data 15 = 30.
     assert (line1[0:2], line1[2:5], line1[5:14], line1[14], line1[15:30]) == (
-        "ID", "VNM", "160123456", str(check_digit("160123456")), "001160123456<<" + str(check_digit("001160123456")),
+        "ID",
+        "VNM",
+        "160123456",
+        str(check_digit("160123456")),
+        "001160123456<<" + str(check_digit("001160123456")),
     )
     # Line 2: birth 6 + check 1 + sex 1 + expiry 6 + check 1 + nationality 3 + optional 11 + composite 1 = 30.
     assert (line2[0:6], line2[6], line2[7], line2[8:14], line2[14], line2[15:18], line2[18:29]) == (
-        "601231", str(check_digit("601231")), "F", "350102", str(check_digit("350102")), "VNM", "<" * 11,
+        "601231",
+        str(check_digit("601231")),
+        "F",
+        "350102",
+        str(check_digit("350102")),
+        "VNM",
+        "<" * 11,
     )
     assert line2[29] == str(check_digit(line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29]))
 
@@ -58,8 +70,14 @@ def test_a_card_valid_for_life_writes_the_expiry_as_fillers_with_check_digit_zer
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("Nguyễn Thị Đoan-Trang", "NGUYEN<THI<DOAN<TRANG"), ("  Đặng   Thùy ", "DANG<THUY"), ("Hồ", "HO"),
-     ("O'Neil", "ONEIL"), ("Lê 2", "LE"), ("Ngô\u0301", "NGO")],
+    [
+        ("Nguyễn Thị Đoan-Trang", "NGUYEN<THI<DOAN<TRANG"),
+        ("  Đặng   Thùy ", "DANG<THUY"),
+        ("Hồ", "HO"),
+        ("O'Neil", "ONEIL"),
+        ("Lê 2", "LE"),
+        ("Ngô\u0301", "NGO"),
+    ],
 )
 def test_names_are_transliterated_to_upper_case_latin_letters_without_diacritics(text: str, expected: str) -> None:
     assert transliterate(text) == expected
@@ -88,8 +106,11 @@ def test_a_surname_too_long_for_the_line_is_truncated_so_that_the_given_names_st
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"pin": "07920512345"}, "12 ASCII digits"), ({"pin": "07920512345x"}, "12 ASCII digits"),
-     ({"sex": "M"}, "Sex.MALE")],
+    [
+        ({"pin": "07920512345"}, "12 ASCII digits"),
+        ({"pin": "07920512345x"}, "12 ASCII digits"),
+        ({"sex": "M"}, "Sex.MALE"),
+    ],
 )
 def test_a_card_that_cannot_be_written_is_refused(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -98,5 +119,12 @@ def test_a_card_that_cannot_be_written_is_refused(overrides: dict[str, object], 
 
 def test_codes_longer_than_their_field_are_refused() -> None:
     with pytest.raises(ValueError, match="issuing state"):
-        generate_td1(pin="079205123456", surname="A", given_names="B", birth_date=date(2005, 1, 1), sex=Sex.MALE,
-                     expiry_date=None, issuing_state="VIET")
+        generate_td1(
+            pin="079205123456",
+            surname="A",
+            given_names="B",
+            birth_date=date(2005, 1, 1),
+            sex=Sex.MALE,
+            expiry_date=None,
+            issuing_state="VIET",
+        )
