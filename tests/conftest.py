@@ -21,6 +21,7 @@ from popreg.app import create_app
 from popreg.kit.database import Base, Database
 from popreg.kit.migrations import upgrade
 from popreg.kit.settings import Profile, Settings
+from popreg.wiring import configure
 
 POSTGRES_ADMIN_URL = os.environ.get("POPREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = bool(os.environ.get("CI") or os.environ.get("POPREG_REQUIRE_POSTGRES"))
@@ -36,6 +37,12 @@ def _postgres_problem() -> str | None:
     except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
         return f"PostgreSQL is not reachable at {make_url(POSTGRES_ADMIN_URL).render_as_string()}: {error}"
     return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """Packages' event handlers, as the application and the CLI configure them."""
+    configure()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from popreg.registry.api import router as registry_router
 from popreg.registry.pin import SerialPermutation
 from popreg.units.api import router as units_router
 from popreg.web.app import mount_console
+from popreg.wiring import configure
 
 API_DESCRIPTION = """
 The national population register of popreg: persons and their personal identification numbers
@@ -31,6 +32,7 @@ with a stable `code` (for example `PIN_INVALID_STRUCTURE`, `JURISDICTION_DENIED`
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """Build the application for the given settings (read from ``POPREG_*`` variables by default)."""
     settings = settings or get_settings()
+    configure()
     app = FastAPI(
         title="popreg national population register",
         version=__version__,

@@ -16,6 +16,7 @@ from popreg.officials.cli import app as user_app
 from popreg.registry.cli import app as pin_app
 from popreg.registry.cli import export_app, import_app
 from popreg.synth.cli import synth
+from popreg.wiring import configure
 
 app = typer.Typer(
     help="popreg: the national population-data platform.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -82,4 +83,5 @@ def demo(
 
 
 def main() -> None:
+    configure()
     app()

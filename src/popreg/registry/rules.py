@@ -192,14 +192,14 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[
 
 
 # The parts of the as-of state that are collections of records keyed by id inside events.
-COLLECTIONS = ("residences", "relations", "households")
+COLLECTIONS = ("residences", "relations", "households", "cards")
 
 
 def replay(changes_in_order: Iterable[Mapping[str, list[Any]]]) -> dict[str, Any]:
     """Rebuild a person's record from the ``changes`` of their history events, oldest first.
 
     Plain keys are person fields. Keys ``residences.<id>``, ``relations.<id>`` and
-    ``households.<id>`` carry a whole sub-record; an ``after`` of ``None`` removes it.
+    ``households.<id>`` and ``cards.<id>`` carry a whole sub-record; an ``after`` of ``None`` removes it.
     """
     state: dict[str, Any] = {name: {} for name in COLLECTIONS}
     for changes in changes_in_order:

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from popreg.audit import service as audit
+from popreg.kit import events
 from popreg.kit.clock import end_of_day_utc, today_in_vietnam, utc_now
+from popreg.kit.events import PersonDied
 from popreg.kit.errors import Conflict, InvalidInput, NotFound
 from popreg.kit.text import canonical, fold, split_full_name
 from popreg.officials.rules import (
@@ -213,6 +215,30 @@ def _record_event(
             legal_basis=legal_basis,
             actor=principal.actor,
         )
+    )
+
+
+def record_history(
+    session: Session,
+    *,
+    principal: OfficialPrincipal,
+    pin: str,
+    event_type: str,
+    changes: dict[str, list[Any]],
+    legal_basis: str,
+    effective_date: date | None = None,
+) -> None:
+    """Write an event of another package (a card issued, a card cancelled) into a person's history,
+    in the caller's transaction; ``changes`` keys are namespaced by that package (``cards.<id>``)."""
+    person = _load_person(session, pin)
+    _record_event(
+        session,
+        person,
+        event_type=event_type,
+        changes=changes,
+        principal=principal,
+        legal_basis=require_legal_basis(legal_basis),
+        effective_date=effective_date,
     )
 
 
@@ -734,6 +760,10 @@ def set_life_status(session: Session, *, principal: OfficialPrincipal, pin: str,
         effective_date=data.date,
     )
     session.flush()
+    if data.status in (LifeStatus.DECEASED, LifeStatus.DECLARED_DEAD):
+        events.publish(
+            session, PersonDied(pin=person.pin, date=data.date, actor=principal.actor, legal_basis=legal_basis)
+        )
     return person
 
 
