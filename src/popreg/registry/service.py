@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from popreg.audit import service as audit
 from popreg.kit import events
 from popreg.kit.clock import end_of_day_utc, today_in_vietnam, utc_now
-from popreg.kit.events import PersonDied
 from popreg.kit.errors import Conflict, InvalidInput, NotFound
+from popreg.kit.events import PersonDied
 from popreg.kit.text import canonical, fold, split_full_name
 from popreg.officials.rules import (
     OfficialPrincipal,
