@@ -1,6 +1,7 @@
 """Imports every package's tables so that the metadata (and Alembic) sees all of them."""
 
 from popreg.audit.models import AccessLogEntry, AccessLogHead
+from popreg.cards.models import Card
 from popreg.officials.models import Official, OfficialSession
 from popreg.registry.models import (
     Household,
@@ -17,6 +18,7 @@ from popreg.registry.models import (
 __all__ = [
     "AccessLogEntry",
     "AccessLogHead",
+    "Card",
     "Household",
     "HouseholdMember",
     "ImportJob",

@@ -32,7 +32,12 @@ def test_the_demo_builds_a_synthetic_register_and_serves_console_and_api(tmp_pat
     env = {**os.environ, "POPREG_DATABASE_URL": "sqlite:///unused.db"}
     process = subprocess.Popen(
         [sys.executable, "-m", "popreg", "demo", "--people", "3000", "--db", str(database), "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -46,8 +51,9 @@ def test_the_demo_builds_a_synthetic_register_and_serves_console_and_api(tmp_pat
             raise AssertionError("the demo did not start serving within two minutes")
         assert (status, health["database"]) == (200, "sqlite")
         admin = next(o for o in DEMO_OFFICIALS if o.username == "admin")
-        _, token = request(f"http://127.0.0.1:{port}/api/v1/auth/token",
-                           {"username": admin.username, "password": admin.password})
+        _, token = request(
+            f"http://127.0.0.1:{port}/api/v1/auth/token", {"username": admin.username, "password": admin.password}
+        )
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         _, found = request(f"http://127.0.0.1:{port}/api/v1/persons?name=nguyen&page_size=5", headers=headers)
         assert len(found["items"]) == 5

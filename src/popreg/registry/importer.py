@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from popreg.kit.clock import today_in_vietnam, utc_now
@@ -218,32 +218,40 @@ def _decode(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[tuple[in
     ]
 
 
-def _existing_pins(session: Session, pins: list[str]) -> dict[str, int]:
-    """PINs of ``pins`` already in the register, with the person id holding each."""
-    found: dict[str, int] = {}
-    for start in range(0, len(pins), 900):
-        chunk = pins[start : start + 900]
-        for pin, person_id in session.execute(select(Person.pin, Person.id).where(Person.pin.in_(chunk))):
-            found[pin] = person_id
-    return found
+def _existing_pins(session: Session, pins: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Those of ``pins`` already in the register (sorted), with the id of the person holding each."""
+    rows: list[Any] = []
+    if session.get_bind().dialect.name == "postgresql":
+        rows.extend(session.execute(select(Person.pin, Person.id).where(Person.pin == func.any(pins))).all())
+    else:
+        for start in range(0, len(pins), 900):
+            chunk = pins[start : start + 900]
+            rows.extend(session.execute(select(Person.pin, Person.id).where(Person.pin.in_(chunk))).all())
+    rows.sort(key=lambda row: row[0])
+    found = np.array([pin for pin, _ in rows], dtype="U12")
+    holders = np.array([person_id for _, person_id in rows], dtype=np.int64)
+    return found, holders
 
 
 def _duplicates(valid: pa.Table, session: Session, *, first_person_id: int) -> tuple[pa.Array, pa.Array]:
-    """A mask of rows to load, and each refused row's code (in-file or register duplicate)."""
+    """A mask of rows to load, and each refused row's code (in-file or register duplicate).
+
+    A PIN held in the register by a person this job loaded is a duplicate inside the file; held by
+    anyone else it is already registered; repeated within the batch, every occurrence after the
+    first is a duplicate inside the file.
+    """
     pins = valid["pin"].to_numpy(zero_copy_only=False).astype("U12")
-    _, first_index = np.unique(pins, return_index=True)
+    distinct, first_index = np.unique(pins, return_index=True)
     first_in_batch = np.zeros(len(pins), dtype=bool)
     first_in_batch[first_index] = True
-    existing = _existing_pins(session, list(np.unique(pins)))
-    codes: list[str | None] = []
-    for index, pin in enumerate(pins):
-        holder = existing.get(pin)
-        if holder is not None:
-            codes.append("PIN_DUPLICATE_IN_FILE" if holder >= first_person_id else "PIN_ALREADY_REGISTERED")
-        elif not first_in_batch[index]:
-            codes.append("PIN_DUPLICATE_IN_FILE")
-        else:
-            codes.append(None)
+    found, holders = _existing_pins(session, distinct.tolist())
+    position = np.clip(np.searchsorted(found, pins), 0, max(len(found) - 1, 0))
+    in_register = (found[position] == pins) if len(found) else np.zeros(len(pins), dtype=bool)
+    loaded_by_this_job = in_register & (holders[position] >= first_person_id) if len(found) else in_register
+    codes = np.full(len(pins), None, dtype=object)
+    codes[~first_in_batch] = "PIN_DUPLICATE_IN_FILE"
+    codes[in_register] = "PIN_ALREADY_REGISTERED"
+    codes[loaded_by_this_job] = "PIN_DUPLICATE_IN_FILE"
     code_array = pa.array(codes, pa.string())
     return pc.is_null(code_array), code_array
 

@@ -463,6 +463,12 @@ def get_person(
     return person_view(session, person)
 
 
+def get_person_record(session: Session, *, pin: str, for_update: bool = False) -> Person:
+    """A person's row by PIN, for another package's service, which checks jurisdiction with
+    :func:`person_places` and logs its own reads; ``for_update`` locks the row for a change."""
+    return _load_person(session, pin, for_update=for_update)
+
+
 def person_view_by_id(session: Session, person_id: int) -> PersonRead:
     person = session.get(Person, person_id)
     if person is None:

@@ -176,3 +176,19 @@ def test_an_import_killed_mid_way_resumes_and_loads_every_row_exactly_once(datab
     assert len(pins) == total
     assert len(set(pins)) == total
     assert count(database, PersonEvent) == total
+
+
+def test_a_duplicate_in_a_later_batch_is_reported_as_a_duplicate_in_the_file(database, tmp_path):
+    rows = good_rows(3000)
+    rows.append([pin_for(5), "Lặp Lại", "1990-05-12", "M", "01", "", ""])  # the PIN of row 6, in the last batch
+    batches = []
+    summary = import_persons(
+        database,
+        write_csv(tmp_path / "persons.csv", rows),
+        batch_rows=500,
+        progress=lambda done, loaded, rejected: batches.append(done),
+    )
+    assert len(batches) > 1, "the file must span several batches for this test to mean anything"
+    assert batches[-1] == 3001
+    assert summary.rows_loaded == 3000
+    assert summary.rejects_by_code == {"PIN_DUPLICATE_IN_FILE": 1}
