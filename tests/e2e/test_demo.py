@@ -21,7 +21,9 @@ def free_port() -> int:
 
 def request(url: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    call = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
+    call = urllib.request.Request(  # noqa: S310 - a local test server
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     with urllib.request.urlopen(call, timeout=10) as response:  # noqa: S310 - a local test server
         return response.status, json.loads(response.read())
 
