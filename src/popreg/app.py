@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from popreg import __version__
+from popreg.cards.api import router as cards_router
 from popreg.kit.database import Database
 from popreg.kit.http import BodySizeLimit, install_error_handlers
 from popreg.kit.settings import Settings, get_settings
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description=API_DESCRIPTION,
         openapi_tags=[
             {"name": "register", "description": "Persons, residences, households and history."},
+            {"name": "cards", "description": "Citizen identity cards: lifecycle, MRZ, rendering, offline checks."},
             {"name": "officials", "description": "Sign-in for officials."},
             {"name": "reference", "description": "Administrative units, ethnic groups, PIN checks."},
         ],
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.pin_permutation = SerialPermutation(settings.pin_key.get_secret_value().encode())
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
-    for router in (officials_router, registry_router, units_router):
+    for router in (officials_router, registry_router, cards_router, units_router):
         app.include_router(router)
 
     @app.get("/health", operation_id="health", tags=["reference"])

@@ -323,8 +323,7 @@ def check_issue_date(issued_on: date, *, produced_on: date, today: date) -> None
     """A card is handed over on or after the day it was produced, and not in the future."""
     if issued_on > today or issued_on < produced_on:
         raise InvalidInput(
-            f"The date of issuance must be between the day the card was produced ({produced_on:%d/%m/%Y}) "
-            "and today.",
+            f"The date of issuance must be between the day the card was produced ({produced_on:%d/%m/%Y}) and today.",
             code="CARD_ISSUE_DATE_INVALID",
             details={"field": "issued_on"},
         )

@@ -7,22 +7,24 @@ change the register are in :mod:`popreg.registry.pages_forms`.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from popreg.kit.errors import DomainError
 from popreg.kit.http import SessionDep
 from popreg.registry import pages_forms, service
 from popreg.registry.presentation import Presenter
 from popreg.registry.rules import LifeStatus
-from popreg.registry.schemas import PersonPage
+from popreg.registry.schemas import PersonPage, PersonRead
 from popreg.units.catalogue import UnitGeneration, UnitLevel, search_units, to_current
 from popreg.web.forms import FormErrors
 from popreg.web.i18n import translator_for
-from popreg.web.session import ConsoleOfficial
+from popreg.web.session import ConsoleOfficial, ConsoleSession
 from popreg.web.templating import render, unit_label
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +35,17 @@ PAGE_SIZE = 20
 NOTICES = ("registered", "changed", "death_recorded", "residence_registered")
 SEARCH_FIELDS = ("name", "birth_date", "unit_code")
 SearchText = Annotated[str, Query(max_length=200)]
+
+PersonSection = Callable[[Request, Session, ConsoleSession, PersonRead], tuple[str, Mapping[str, Any]] | None]
+"""A section another package adds to the person page: the template to include and its values
+(available to it as ``section``), or ``None`` to show nothing. The cards package adds the identity card."""
+_person_sections: list[PersonSection] = []
+
+
+def add_person_section(section: PersonSection) -> None:
+    """Show a section of another package on the person page (once, however often it is added)."""
+    if section not in _person_sections:
+        _person_sections.append(section)
 
 
 @router.get("/console")
@@ -126,6 +139,9 @@ def person(
             "current_residences": [r for r in record.residences if r.valid_to is None],
             "past_residences": [r for r in record.residences if r.valid_to is not None],
             "notice": t(f"notice.{notice}", pin=record.pin) if notice in NOTICES else None,
+            "sections": [
+                shown for build in _person_sections if (shown := build(request, session, console, record)) is not None
+            ],
         },
     )
 
