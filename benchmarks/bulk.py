@@ -47,7 +47,7 @@ def run(arguments: list[str], env: dict[str, str]) -> tuple[float, float]:
     )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
+    if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(
             f"popreg {' '.join(arguments)} failed: {process.stderr.read().decode() if process.stderr else ''}"
         )

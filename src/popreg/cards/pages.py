@@ -9,6 +9,7 @@ on the same page with the reason, and nothing is stored (each change runs in a s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -19,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from popreg.cards import checks, service
 from popreg.cards.api import card_file
+from popreg.cards.drawing import to_svg
 from popreg.cards.render import CardSide, RenderFormat, card_scene, render
 from popreg.cards.rules import ApplicationKind, CancelReason, CardState, CardStatus, card_required
 from popreg.cards.schemas import CardApplicationIn, CardCancelIn, CardCheckIn, CardCheckRead, CardIssueIn, CardStepIn
-from popreg.cards.drawing import to_svg
 from popreg.kit.clock import today_in_vietnam
 from popreg.kit.errors import DomainError
 from popreg.kit.http import SessionDep
@@ -30,7 +31,7 @@ from popreg.officials.rules import require_write
 from popreg.registry import pages as registry_pages
 from popreg.registry import service as registry
 from popreg.registry.presentation import Presenter
-from popreg.registry.rules import LifeStatus
+from popreg.registry.rules import DatePrecision, LifeStatus
 from popreg.registry.schemas import PersonRead
 from popreg.web.forms import FormErrors
 from popreg.web.i18n import translator_for
@@ -114,7 +115,7 @@ def person_section(
     cards = service.list_cards(session, principal=console.principal, pin=person.pin).cards
     alive = person.life_status is LifeStatus.ALIVE
     held = any(card.state is CardState.VALID for card in cards)
-    birth = service.birth_date_of(person)
+    birth = _birth_date(person)
     return "cards/_person_section.html", {
         "cards": cards,
         "state_tags": STATE_TAGS,
@@ -393,6 +394,11 @@ def _check_page(
 
 # ---------------------------------------------------------------------------------------------
 # Shared
+
+
+def _birth_date(person: PersonRead) -> date | None:
+    """The date of birth when it is known to the day (a card needs it), else ``None``."""
+    return date.fromisoformat(person.birth_date) if person.birth_date_precision is DatePrecision.DAY else None
 
 
 def _raise_page_refusal(error: DomainError | ValidationError) -> None:

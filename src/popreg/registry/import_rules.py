@@ -7,7 +7,7 @@ rows that break none come out normalised, ready to load.
 Input columns (after any renaming): ``pin``, ``full_name``, ``birth_date`` (``YYYY-MM-DD``,
 ``YYYY-MM`` or ``YYYY``), ``sex`` (``M``/``F``, also ``Nam``/``Nữ``) are required; ``ethnicity_code``,
 ``religion_code`` (default ``none``), ``nationality`` (default ``VNM``), ``birth_registration_unit_code``,
-``origin_unit_code``, ``life_status`` (default ``alive``), ``life_status_date``, and a permanent
+``origin_unit_code`` (+ ``origin_unit_generation``), ``life_status`` (default ``alive``), ``life_status_date``, and a permanent
 residence ``address_line`` + ``unit_code`` (+ ``unit_generation``, default ``2025``) are optional.
 """
 
@@ -33,6 +33,7 @@ OPTIONAL_COLUMNS = (
     "nationality",
     "birth_registration_unit_code",
     "origin_unit_code",
+    "origin_unit_generation",
     "life_status",
     "life_status_date",
     "address_line",
@@ -262,7 +263,17 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
         value=birth_unit,
     )
     origin = _text(table, "origin_unit_code")
-    origin_known, _, _ = _unit_lookup(origin, lambda code: ("", "") if get_unit(code) else None)
+    origin_generation = pc.coalesce(_text(table, "origin_unit_generation"), UnitGeneration.Y2025.value)
+    reject.add(
+        pc.invert(_membership(origin_generation, [g.value for g in UnitGeneration])),
+        code="UNIT_GENERATION_INVALID",
+        column="origin_unit_generation",
+        value=origin_generation,
+    )
+    # A place of origin may be any unit (province, district or commune) of its generation.
+    origin_current, _, _ = _unit_lookup(origin, lambda code: ("", "") if get_unit(code) else None)
+    origin_old, _, _ = _unit_lookup(origin, lambda code: ("", "") if get_unit(code, UnitGeneration.PRE_2025) else None)
+    origin_known = pc.if_else(pc.equal(origin_generation, UnitGeneration.PRE_2025.value), origin_old, origin_current)
     reject.add(
         pc.and_kleene(pc.is_valid(origin), pc.invert(origin_known)),
         code="UNIT_UNKNOWN",
@@ -342,7 +353,7 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
             "birth_registration_code": pc.filter(prefix, ok),
             "birth_registration_unit_code": pc.filter(birth_commune, ok),
             "origin_unit_code": pc.filter(origin, ok),
-            "origin_unit_generation": pc.filter(pc.if_else(pc.is_valid(origin), UnitGeneration.Y2025.value, None), ok),
+            "origin_unit_generation": pc.filter(pc.if_else(pc.is_valid(origin), origin_generation, None), ok),
             "life_status": pc.filter(status, ok),
             "life_status_date": pc.filter(pc.if_else(alive, None, status_date), ok),
             "address_line": pc.filter(address, ok),

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from popreg.cards.pages import router as card_pages
 from popreg.officials.pages import router as officials_pages
 from popreg.registry.pages import router as registry_pages
 from popreg.web.errors import install_error_pages
@@ -21,6 +22,6 @@ def mount_console(app: FastAPI) -> None:
     internet access.
     """
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")
-    for router in (officials_pages, registry_pages):
+    for router in (officials_pages, registry_pages, card_pages):
         app.include_router(router)
     install_error_pages(app)

@@ -192,3 +192,13 @@ def test_a_duplicate_in_a_later_batch_is_reported_as_a_duplicate_in_the_file(dat
     assert batches[-1] == 3001
     assert summary.rows_loaded == 3000
     assert summary.rejects_by_code == {"PIN_DUPLICATE_IN_FILE": 1}
+
+
+def test_a_synthetic_population_file_imports_without_a_single_reject(database, tmp_path):
+    from popreg.synth.generator import generate_population
+    from popreg.synth.io import write_parquet
+
+    paths = write_parquet(generate_population(4000, seed=11), tmp_path / "people.parquet")
+    summary = import_persons(database, paths["persons"])
+    assert summary.rejects_by_code == {}
+    assert summary.rows_loaded == 4000

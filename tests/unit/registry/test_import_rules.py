@@ -80,3 +80,15 @@ def test_a_pre_reform_address_resolves_to_its_current_commune():
     assert row["unit_generation"] == "pre2025"
     assert row["province_code"] == "01"
     assert row["commune_code"] not in (None, "00001")
+
+
+def test_a_place_of_origin_is_checked_against_its_own_generation_of_units():
+    old_district = validate(
+        rows(origin_unit_code="001", origin_unit_generation="pre2025"), first_row_number=1, today=TODAY
+    )
+    assert old_district.rejects.num_rows == 0
+    assert old_district.valid["origin_unit_generation"].to_pylist() == ["pre2025"]
+    current_province = validate(rows(origin_unit_code="01"), first_row_number=1, today=TODAY)
+    assert current_province.valid["origin_unit_generation"].to_pylist() == ["2025"]
+    unknown = validate(rows(origin_unit_code="001"), first_row_number=1, today=TODAY)
+    assert unknown.rejects["code"].to_pylist() == ["UNIT_UNKNOWN"]
