@@ -7,8 +7,9 @@ rows that break none come out normalised, ready to load.
 Input columns (after any renaming): ``pin``, ``full_name``, ``birth_date`` (``YYYY-MM-DD``,
 ``YYYY-MM`` or ``YYYY``), ``sex`` (``M``/``F``, also ``Nam``/``Nữ``) are required; ``ethnicity_code``,
 ``religion_code`` (default ``none``), ``nationality`` (default ``VNM``), ``birth_registration_unit_code``,
-``origin_unit_code`` (+ ``origin_unit_generation``), ``life_status`` (default ``alive``), ``life_status_date``, and a permanent
-residence ``address_line`` + ``unit_code`` (+ ``unit_generation``, default ``2025``) are optional.
+``origin_unit_code`` (+ ``origin_unit_generation``), ``life_status`` (default ``alive``),
+``life_status_date``, and a permanent residence ``address_line`` + ``unit_code`` (+ ``unit_generation``,
+default ``2025``) are optional.
 """
 
 from __future__ import annotations
@@ -106,6 +107,16 @@ class _Rejections:
         return pc.is_null(self.code)
 
 
+def _per_distinct(transform: Callable[[Column], Column], values: Column) -> Column:
+    """Apply a costly text transform once per distinct value (names repeat a great deal)."""
+    encoded = (
+        pc.dictionary_encode(values).combine_chunks()
+        if isinstance(values, pa.ChunkedArray)
+        else (pc.dictionary_encode(values))
+    )
+    return pc.take(transform(encoded.dictionary), encoded.indices)
+
+
 def _text(table: pa.Table, name: str) -> Column:
     """A column as trimmed text, empty strings as null; an absent optional column is all null."""
     if name not in table.column_names:
@@ -184,12 +195,12 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
         pc.invert(pc.is_in(prefix, value_set=REGISTRATION_CODES)), code="PIN_UNKNOWN_PROVINCE", column="pin", value=pin
     )
 
-    full_name = canonical_column(_text(table, "full_name"))
+    full_name = _per_distinct(canonical_column, _text(table, "full_name"))
     bad_name = pc.or_kleene(
         pc.or_kleene(pc.is_null(full_name), pc.match_substring_regex(full_name, r"[\d\"\\\x00-\x1f]")),
         pc.greater(pc.utf8_length(full_name), 200),
     )
-    folded = fold_column(full_name)
+    folded = _per_distinct(fold_column, full_name)
     reject.add(
         pc.or_kleene(bad_name, pc.equal(pc.fill_null(folded, ""), "")),
         code="NAME_INVALID",
