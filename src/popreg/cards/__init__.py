@@ -1,7 +1,9 @@
-"""The machine-readable parts of identity documents: the MRZ and the card's QR payload.
+"""Citizen identity cards: their lifecycle, MRZ and QR text, pictures and offline checks.
 
-Pure code, no database and no web: :mod:`popreg.cards.mrz` writes the ICAO 9303 machine-readable
-zone (MRZ) of a Vietnamese citizen identity card and reads any TD1, TD2 or TD3 zone;
-:mod:`popreg.cards.qr` writes and reads the text carried by the QR code printed on the card.
-Readers never raise on bad input: they say what they could not read.
+:mod:`popreg.cards.rules` holds the law (renewal ages, kinds of application, statuses), pure;
+:mod:`popreg.cards.service` the lifecycle (apply, produce, issue, cancel) and reads;
+:mod:`popreg.cards.checks` the offline check of a scanned card; :mod:`popreg.cards.render` and
+:mod:`popreg.cards.drawing` the card's front and back as SVG, PNG and PDF. :mod:`popreg.cards.mrz`
+writes and reads the ICAO 9303 machine-readable zone (MRZ) and :mod:`popreg.cards.qr` the text of
+the card's QR code; their readers never raise on bad input: they say what they could not read.
 """

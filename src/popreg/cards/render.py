@@ -149,9 +149,10 @@ def _front(content: CardContent) -> tuple[Shape, ...]:
         Text(centre, 204, "IDENTITY CARD", 19, fill=RED, weight="bold", anchor="middle"),
     ]
     shapes += _photo(40, 200, 192, 256)
+    expiry = _date_or_life(content.expiry_date)
     shapes += [
         Text(40, 486, "Có giá trị đến / Date of expiry", 14, fill=SOFT_INK),
-        Text(40, 514, _date_or_life(content.expiry_date), 22, weight="bold"),
+        Text(40, 514, expiry, fit_size(expiry, 22, 210, weight="bold", minimum=14), weight="bold"),
     ]
     left, width = 262, CARD_WIDTH - 262 - 34
     name = content.full_name.upper()
@@ -171,7 +172,8 @@ def _front(content: CardContent) -> tuple[Shape, ...]:
     ]
     for index, line in enumerate(wrap(content.residence or "—", 19, width, max_lines=3)):
         shapes.append(Text(left, 456 + index * 25, line, 19))
-    shapes += _cancelled_band(content)
+    if content.cancelled:
+        shapes += _cancelled_stamp(46, 282, 180, 96)  # over the photograph: the number stays legible
     return tuple(shapes)
 
 
@@ -227,7 +229,8 @@ def _back(content: CardContent) -> tuple[Shape, ...]:
     mrz_x = (CARD_WIDTH - pitch * 30) / 2
     for index, line in enumerate(content.mrz):
         shapes.append(Text(mrz_x, CARD_HEIGHT - 134 + index * 46, line, 36, face="mono", pitch=pitch))
-    shapes += _cancelled_band(content)
+    if content.cancelled:
+        shapes += _cancelled_stamp(200, 44, 300, 96)  # between the chip and the QR code
     return tuple(shapes)
 
 
@@ -242,17 +245,34 @@ def _chip(x: float, y: float) -> list[Shape]:
     return shapes
 
 
-def _cancelled_band(content: CardContent) -> list[Shape]:
-    if not content.cancelled:
-        return []
+def _cancelled_stamp(x: float, y: float, width: float, height: float) -> list[Shape]:
+    """A red "cancelled" stamp placed where it hides none of the card's data."""
+    centre = x + width / 2
     return [
-        Rect(60, CARD_HEIGHT / 2 - 42, CARD_WIDTH - 120, 72, "#ffffff", RED, 5, 8),
-        Text(CARD_WIDTH / 2, CARD_HEIGHT / 2 + 12, "ĐÃ HỦY / CANCELLED", 44, fill=RED, weight="bold", anchor="middle"),
+        Rect(x, y, width, height, "#ffffff", RED, 5, 8),
+        Text(
+            centre,
+            y + height * 0.52,
+            "ĐÃ HỦY",
+            fit_size("ĐÃ HỦY", 40, width - 24, weight="bold"),
+            RED,
+            "bold",
+            "middle",
+        ),
+        Text(
+            centre,
+            y + height * 0.84,
+            "CANCELLED",
+            fit_size("CANCELLED", 22, width - 24, weight="bold"),
+            RED,
+            "bold",
+            "middle",
+        ),
     ]
 
 
 def _date_or_life(value: date | None) -> str:
-    return f"{value:%d/%m/%Y}" if value is not None else "Không thời hạn / Indefinite"
+    return f"{value:%d/%m/%Y}" if value is not None else "Không thời hạn"
 
 
 # ---------------------------------------------------------------------------------------------

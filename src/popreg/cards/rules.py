@@ -227,7 +227,6 @@ class CardFacts:
     status: CardStatus
     issued_on: date | None
     expiry_date: date | None
-    cancel_reason: CancelReason | None = None
 
 
 def check_applicant(*, nationality: str, alive: bool, birth_date_known_to_the_day: bool) -> None:

@@ -51,6 +51,7 @@ from popreg.officials.rules import OfficialPrincipal, Role, require_jurisdiction
 from popreg.registry import service as registry
 from popreg.registry.models import Person
 from popreg.registry.pin import Sex
+from popreg.registry.rules import DatePrecision, LifeStatus
 from popreg.units.catalogue import UnitGeneration, get_unit
 
 DEFAULT_PURPOSE = "official_duty"
@@ -74,6 +75,14 @@ def _person_for_read(session: Session, principal: OfficialPrincipal, pin: str) -
     person = registry.get_person_record(session, pin=pin)
     require_jurisdiction(principal, registry.person_places(session, person))
     return person
+
+
+def _check_holder(person: Person) -> None:
+    check_applicant(
+        nationality=person.nationality,
+        alive=LifeStatus(person.life_status) is LifeStatus.ALIVE,
+        birth_date_known_to_the_day=DatePrecision(person.birth_date_precision) is DatePrecision.DAY,
+    )
 
 
 def _card_of(session: Session, person: Person, card_id: int, *, for_update: bool = False) -> Card:
@@ -167,11 +176,7 @@ def apply_for_card(session: Session, *, principal: OfficialPrincipal, pin: str, 
     card valid until the new one is produced.
     """
     person = _person_for_change(session, principal, pin)
-    check_applicant(
-        nationality=person.nationality,
-        alive=person.life_status == "alive",
-        birth_date_known_to_the_day=person.birth_date_precision == "day",
-    )
+    _check_holder(person)
     today = today_in_vietnam()
     cards = repository.cards_of(session, person.id, for_update=True)
     replaced = check_application(data.kind, cards=[_facts(card) for card in cards], today=today)
@@ -212,11 +217,7 @@ def mark_produced(session: Session, *, principal: OfficialPrincipal, pin: str, c
     card = _card_of(session, person, card_id, for_update=True)
     _check_version(card, data.expected_version)
     check_transition(CardStatus(card.status), CardStatus.PRODUCED)
-    check_applicant(
-        nationality=person.nationality,
-        alive=person.life_status == "alive",
-        birth_date_known_to_the_day=person.birth_date_precision == "day",
-    )
+    _check_holder(person)
     legal_basis = _default_basis(card, data.legal_basis)
     today = today_in_vietnam()
     reason = SUCCESSOR_CANCELS.get(ApplicationKind(card.application_kind))
@@ -333,7 +334,6 @@ def _facts(card: Card) -> CardFacts:
         status=CardStatus(card.status),
         issued_on=card.issued_on,
         expiry_date=card.expiry_date,
-        cancel_reason=CancelReason(card.cancel_reason) if card.cancel_reason else None,
     )
 
 

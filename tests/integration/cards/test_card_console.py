@@ -29,7 +29,7 @@ def csrf_of(html: str) -> str:
 
 
 def console_sign_in(client: TestClient, database: Database, *, username: str = "officer", **official: object) -> str:
-    add_official(database, username=username, **official)  # type: ignore[arg-type]
+    add_official(database, username=username, **official)
     login = client.get("/console/login")
     response = client.post(
         "/console/login",
