@@ -217,7 +217,22 @@ class Presenter:
                 relationship=self.household_relationship(record.get("relationship_to_head")),
             )
             return f"{text}, {self._period(record.get('joined_on'), record.get('left_on'))}"
+        if collection == "cards":
+            return self._card(record)
         return ", ".join(f"{key}: {value}" for key, value in record.items())
+
+    def _card(self, record: dict[str, Any]) -> str:
+        """A card record of the cards package: its standing, kind, dates and reason in words."""
+        status = {"produced": "not_issued", "issued": "valid"}.get(str(record.get("status")), record.get("status"))
+        parts = [self._word("card.state", status), self._word("card.kind", record.get("application_kind"))]
+        if record.get("date_of_issue"):
+            parts.append(self.t("timeline.card_issued", date=self.date(record["date_of_issue"])))
+        if record.get("status") != "cancelled" and record.get("date_of_issue"):
+            expiry = record.get("expiry_date")
+            parts.append(self.t("timeline.card_expiry", date=self.date(expiry) if expiry else self.t("card.indefinite")))
+        if record.get("cancel_reason"):
+            parts.append(self._word("card.reason", record["cancel_reason"]))
+        return ", ".join(part for part in parts if part)
 
     def _period(self, start: str | None, end: str | None) -> str:
         if end:
