@@ -229,7 +229,9 @@ class Presenter:
             parts.append(self.t("timeline.card_issued", date=self.date(record["date_of_issue"])))
         if record.get("status") != "cancelled" and record.get("date_of_issue"):
             expiry = record.get("expiry_date")
-            parts.append(self.t("timeline.card_expiry", date=self.date(expiry) if expiry else self.t("card.indefinite")))
+            parts.append(
+                self.t("timeline.card_expiry", date=self.date(expiry) if expiry else self.t("card.indefinite"))
+            )
         if record.get("cancel_reason"):
             parts.append(self._word("card.reason", record["cancel_reason"]))
         return ", ".join(part for part in parts if part)
