@@ -84,13 +84,7 @@ def run_backend(backend: str, people: int, calls: int, seed: int) -> dict[str, A
         with database.unit_of_work() as session:
             bulk.load(
                 session,
-                bulk.BulkRecords(
-                    persons=population.persons,
-                    households=population.households,
-                    household_members=population.household_members,
-                    residences=population.residences,
-                    relations=population.relations,
-                ),
+                population,
             )
         loaded = time.perf_counter()
         if backend == "postgresql":

@@ -52,13 +52,7 @@ def build_demo(*, database_file: str, people: int, seed: int, console: Console) 
     with database.unit_of_work() as session:
         summary = bulk.load(
             session,
-            bulk.BulkRecords(
-                persons=population.persons,
-                households=population.households,
-                household_members=population.household_members,
-                residences=population.residences,
-                relations=population.relations,
-            ),
+            population,
             legal_basis="Synthetic demonstration data",
         )
         for official in DEMO_OFFICIALS:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,30 +24,11 @@ from sqlalchemy.orm import Session
 
 from popreg.kit.clock import utc_now
 from popreg.registry.models import Household, HouseholdMember, Person, PersonRelation, Residence
+from popreg.registry.rules import PERSON_FIELDS
 from popreg.units.catalogue import UnitGeneration, get_unit
 
-PERSON_COLUMNS = (
-    "pin",
-    "full_name",
-    "name_folded",
-    "family_name",
-    "middle_name",
-    "given_name",
-    "birth_date",
-    "birth_date_precision",
-    "sex",
-    "ethnicity_code",
-    "religion_code",
-    "nationality",
-    "birth_registration_code",
-    "birth_registration_unit_code",
-    "origin_unit_code",
-    "origin_unit_generation",
-    "life_status",
-    "life_status_date",
-)
-# The fields a history event records (the folded name is derived, not registered).
-SNAPSHOT_FIELDS = tuple(c for c in PERSON_COLUMNS if c != "name_folded")
+# The columns of a person row written in bulk: the recorded fields and the folded name.
+PERSON_COLUMNS = (*PERSON_FIELDS, "name_folded")
 SERIAL_TABLES = ("persons", "households", "household_members", "residences", "person_relations", "person_events")
 SQLITE_BATCH = 20_000
 
@@ -161,7 +142,7 @@ def history_events(
 ) -> pa.Table:
     """One history event per person whose ``changes`` carry every registered field as ``[null, value]``."""
     parts: list[pa.ChunkedArray | pa.Array | str] = []
-    for index, field in enumerate(SNAPSHOT_FIELDS):
+    for index, field in enumerate(PERSON_FIELDS):
         parts.append(("{" if index == 0 else ",") + f'"{field}":[null,')
         parts.append(_json_string(persons[field]))
         parts.append("]")
@@ -210,15 +191,20 @@ def home_units(
     return commune.combine_chunks(), province.combine_chunks()
 
 
-@dataclass(frozen=True, slots=True)
-class BulkRecords:
-    """A population to load; ``person_id`` and the other ids are relative to this batch."""
+class BulkRecords(Protocol):
+    """A population to load (a ``popreg.synth`` population is one); ``person_id`` and the other
+    ids are relative to this batch."""
 
-    persons: pa.Table
-    households: pa.Table
-    household_members: pa.Table
-    residences: pa.Table
-    relations: pa.Table
+    @property
+    def persons(self) -> pa.Table: ...
+    @property
+    def households(self) -> pa.Table: ...
+    @property
+    def household_members(self) -> pa.Table: ...
+    @property
+    def residences(self) -> pa.Table: ...
+    @property
+    def relations(self) -> pa.Table: ...
 
 
 @dataclass(frozen=True, slots=True)

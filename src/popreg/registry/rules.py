@@ -16,6 +16,27 @@ from typing import Any
 from popreg.kit.errors import Conflict, InvalidInput
 
 EARLIEST_BIRTH_YEAR = 1880
+# The fields of a person that the register records and history events carry (the folded name, the
+# home unit and the version are derived, not registered).
+PERSON_FIELDS = (
+    "pin",
+    "full_name",
+    "family_name",
+    "middle_name",
+    "given_name",
+    "birth_date",
+    "birth_date_precision",
+    "sex",
+    "ethnicity_code",
+    "religion_code",
+    "nationality",
+    "birth_registration_code",
+    "birth_registration_unit_code",
+    "origin_unit_code",
+    "origin_unit_generation",
+    "life_status",
+    "life_status_date",
+)
 
 
 class DatePrecision(StrEnum):

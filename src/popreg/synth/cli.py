@@ -56,13 +56,7 @@ def synth(
             with database.unit_of_work() as session:
                 summary = bulk.load(
                     session,
-                    bulk.BulkRecords(
-                        persons=chunk.persons,
-                        households=chunk.households,
-                        household_members=chunk.household_members,
-                        residences=chunk.residences,
-                        relations=chunk.relations,
-                    ),
+                    chunk,
                     legal_basis="Synthetic data",
                 )
             totals["persons"] += summary.persons

@@ -521,7 +521,7 @@ def test_an_auditor_reads_a_person_but_sees_no_change_forms(client, database):
 
 
 SOURCES_OF_USER_ERRORS = (
-    "registry/service.py",
+    "registry/service/[a-z]*.py",
     "registry/rules.py",
     "registry/pin.py",
     "officials/service.py",
@@ -538,9 +538,11 @@ SOURCES_OF_USER_ERRORS = (
 def test_every_error_code_shown_to_officials_has_a_message_in_each_language(language):
     source_root = Path(str(files("popreg")))
     codes: set[str] = set()
-    for name in SOURCES_OF_USER_ERRORS:
-        text = (source_root / name).read_text(encoding="utf-8")
-        codes.update(re.findall(r'"([A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)"', text))
+    for pattern in SOURCES_OF_USER_ERRORS:
+        sources = sorted(source_root.glob(pattern))
+        assert sources, f"{pattern} matches no source file"
+        for source in sources:
+            codes.update(re.findall(r'"([A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)"', source.read_text(encoding="utf-8")))
     catalogue = json.loads((source_root / "web" / "locales" / f"{language}.json").read_text(encoding="utf-8"))
     missing = sorted(code for code in codes if f"error.{code}" not in catalogue)
     assert "JURISDICTION_DENIED" in codes and "LEGAL_BASIS_REQUIRED" in codes
