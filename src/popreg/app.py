@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from popreg import __version__
 from popreg.cards.api import router as cards_router
+from popreg.kit.apidocs import mount_api_docs
 from popreg.kit.database import Database
 from popreg.kit.http import BodySizeLimit, install_error_handlers
 from popreg.kit.settings import Settings, get_settings
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         title="popreg national population register",
         version=__version__,
         description=API_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "register", "description": "Persons, residences, households and history."},
             {"name": "cards", "description": "Citizen identity cards: lifecycle, MRZ, rendering, offline checks."},
@@ -64,5 +67,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             session.execute(text("SELECT 1"))
         return {"status": "ok", "database": app.state.database.backend, "version": __version__}
 
+    mount_api_docs(app)
     mount_console(app)
     return app

@@ -64,3 +64,12 @@ def test_the_openapi_document_describes_every_operation_with_examples(client, da
     } <= operations
     create = document["components"]["schemas"]["PersonCreate"]
     assert create.get("examples")
+
+
+def test_the_api_documentation_works_without_internet(client, database):
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "openapi.json" in html
+        assert "https://" not in html, f"{page} must not load assets from another host"
+    assert client.get("/apidocs-assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/apidocs-assets/redoc.standalone.js").status_code == 200
