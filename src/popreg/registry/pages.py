@@ -1,8 +1,9 @@
-"""Console pages of the register: home, search, a person's page, a household, unit codes.
+"""Console pages of the register: home, search, a person's page, unit codes.
 
 Every page reads through :mod:`popreg.registry.service`, so the official's jurisdiction is checked
 and every read of a person is written to the access log exactly as through the API. The forms that
-change the register are in :mod:`popreg.registry.pages_forms`.
+change the register are in :mod:`popreg.registry.pages_forms`; a household's page and its forms are
+in :mod:`popreg.registry.pages_households`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from popreg.kit.errors import DomainError
 from popreg.kit.http import SessionDep
-from popreg.registry import pages_forms, service
+from popreg.officials.rules import OfficialPrincipal, Place
+from popreg.registry import pages_forms, pages_households, service
 from popreg.registry.presentation import Presenter
 from popreg.registry.rules import LifeStatus
 from popreg.registry.schemas import PersonPage, PersonRead
@@ -30,9 +32,10 @@ from popreg.web.templating import render, unit_label
 router = APIRouter(include_in_schema=False)
 # The forms first: "/console/persons/new" must not be read as the person with PIN "new".
 router.include_router(pages_forms.router)
+router.include_router(pages_households.router)
 
 PAGE_SIZE = 20
-NOTICES = ("registered", "changed", "death_recorded", "residence_registered")
+NOTICES = ("registered", "changed", "death_recorded", "residence_registered", "residence_ended", "relation_added")
 SEARCH_FIELDS = ("name", "birth_date", "unit_code")
 SearchText = Annotated[str, Query(max_length=200)]
 
@@ -136,6 +139,9 @@ def person(
             "timeline": show.timeline(history),
             "can_change": console.principal.can_write,
             "can_record_life_events": console.principal.can_write and alive,
+            "can_open_household": console.principal.can_write and alive and record.household is None,
+            "endable_residences": _endable_residences(console.principal, record),
+            "household_head_name": _household_head_name(session, console.principal, record),
             "current_residences": [r for r in record.residences if r.valid_to is None],
             "past_residences": [r for r in record.residences if r.valid_to is not None],
             "notice": t(f"notice.{notice}", pin=record.pin) if notice in NOTICES else None,
@@ -146,20 +152,30 @@ def person(
     )
 
 
-@router.get("/console/households/{number}")
-def household(request: Request, number: str, console: ConsoleOfficial, session: SessionDep) -> Response:
-    """A household: its address, its head and its members, past and present."""
-    record = service.get_household(session, principal=console.principal, number=number)
-    head = next((member for member in record.members if member.pin == record.head_pin), None)
-    return render(
-        request,
-        "household.html",
-        {
-            "household": record,
-            "head": head,
-            "show": Presenter(translator_for(request)),
-        },
-    )
+def _household_head_name(session: Session, principal: OfficialPrincipal, person: PersonRead) -> str | None:
+    """The name of the head of the person's household, read (and logged) as the household's page reads it."""
+    membership = person.household
+    if membership is None:
+        return None
+    if membership.head_pin == person.pin:
+        return person.full_name
+    try:
+        household = service.get_household(session, principal=principal, number=membership.number)
+    except DomainError:
+        return None  # a household outside the jurisdiction: its head is shown by PIN only
+    head = pages_households.head_of(household)
+    return head.full_name if head else None
+
+
+def _endable_residences(principal: OfficialPrincipal, person: PersonRead) -> set[int]:
+    """The current residences this official may end: those of a commune in their jurisdiction."""
+    if not principal.can_write:
+        return set()
+    return {
+        r.id
+        for r in person.residences
+        if r.valid_to is None and principal.covers(Place(r.commune_code, r.province_code))
+    }
 
 
 @router.get("/console/units")

@@ -1,5 +1,6 @@
 """Console forms that change the register: register a person, change personal data, record a death,
-register a residence.
+register and end a residence, add a family relation (households are in
+:mod:`popreg.registry.pages_households`).
 
 Each form posts to its own URL. The change runs in a savepoint: when the register refuses it (a rule
 of the register, or a malformed value), the savepoint is rolled back, so nothing is stored, and the
@@ -12,19 +13,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from popreg.kit.errors import DomainError
+from popreg.kit.clock import today_in_vietnam
+from popreg.kit.errors import Conflict, DomainError, NotFound
 from popreg.kit.http import SessionDep
 from popreg.officials.rules import OfficialPrincipal, require_write
 from popreg.registry import service
 from popreg.registry.api import PermutationDep
 from popreg.registry.presentation import Presenter
 from popreg.registry.reference import ethnic_groups, religions
-from popreg.registry.rules import LifeStatus, ResidenceKind
-from popreg.registry.schemas import LifeStatusIn, PersonCreate, PersonRead, PersonUpdate, ResidenceIn
+from popreg.registry.rules import LifeStatus, RelationKind, ResidenceKind
+from popreg.registry.schemas import (
+    LifeStatusIn,
+    PersonCreate,
+    PersonRead,
+    PersonUpdate,
+    RelationIn,
+    ResidenceEnd,
+    ResidenceIn,
+    ResidenceRead,
+)
 from popreg.units.catalogue import UnitGeneration, communes
 from popreg.web.forms import FormErrors
 from popreg.web.i18n import translator_for
@@ -34,6 +45,8 @@ from popreg.web.templating import province_of, render
 router = APIRouter(prefix="/console", include_in_schema=False)
 # Refusals that are about the page, not about a value in the form: shown as an error page.
 PAGE_REFUSALS = frozenset({"ROLE_READ_ONLY", "PERSON_NOT_FOUND", "PIN_INVALID_STRUCTURE"})
+ResidenceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+BIRTH_ABROAD = "abroad"
 
 
 class ConsoleForm(BaseModel):
@@ -54,7 +67,9 @@ class RegisterPersonForm(ConsoleForm):
     ethnicity_code: str = "01"
     religion_code: str = "none"
     nationality: str = "VNM"
+    birth_registration_place: str = "commune"
     birth_registration_unit_code: str = ""
+    birth_registration_country_code: str = ""
     origin_unit_code: str = ""
     origin_unit_generation: str = UnitGeneration.Y2025.value
     father_pin: str = ""
@@ -71,12 +86,16 @@ class RegisterPersonForm(ConsoleForm):
             "ethnicity_code",
             "religion_code",
             "nationality",
-            "birth_registration_unit_code",
             "origin_unit_code",
             "father_pin",
             "mother_pin",
             "legal_basis",
         )
+        if self.birth_registration_place == BIRTH_ABROAD:
+            # Given even when empty, so that a missing country is refused next to its own field.
+            data["birth_registration_country_code"] = self.birth_registration_country_code
+        elif self.birth_registration_unit_code:
+            data["birth_registration_unit_code"] = self.birth_registration_unit_code
         if self.origin_unit_code:
             data["origin_unit_generation"] = self.origin_unit_generation
         if self.residence_address or self.residence_unit_code:
@@ -169,6 +188,38 @@ class RegisterResidenceForm(ConsoleForm):
         return ResidenceIn.model_validate(data)
 
 
+class EndResidenceForm(ConsoleForm):
+    valid_to: str = ""
+    legal_basis: str = ""
+
+    def to_input(self) -> ResidenceEnd:
+        return ResidenceEnd.model_validate(self.given("valid_to", "legal_basis"))
+
+
+class AddRelationForm(ConsoleForm):
+    relation_kind: str = ""
+    relative_pin: str = ""
+    valid_from: str = ""
+    legal_basis: str = ""
+
+    def to_input(self) -> RelationIn:
+        data: dict[str, Any] = self.given("relative_pin", "valid_from", "legal_basis")
+        # An empty choice is read as "not one of the options", which asks the official to choose.
+        data["kind"] = self.relation_kind
+        return RelationIn.model_validate(data)
+
+
+RELATION_ALIASES = {"kind": "relation_kind"}
+# The relative's PIN is the only PIN typed in the form: an unknown or malformed one is refused beside it
+# (the person of the page is read again afterwards, so their own unknown PIN still gets an error page).
+RELATIVE_REFUSALS = {
+    "PERSON_NOT_FOUND": "relative_pin",
+    "PIN_INVALID_STRUCTURE": "relative_pin",
+    "RELATION_SELF": "relative_pin",
+    "RELATION_EXISTS": "relation_kind",
+}
+
+
 # ---------------------------------------------------------------------------------------------
 # Register a person
 
@@ -177,7 +228,7 @@ class RegisterResidenceForm(ConsoleForm):
 def register_person_form(request: Request, console: ConsoleOfficial) -> Response:
     """The form that registers a person and issues their PIN."""
     require_write(console.principal)
-    form = RegisterPersonForm(birth_registration_unit_code=_home_commune(console.principal))
+    form = RegisterPersonForm(birth_registration_unit_code=home_commune(console.principal))
     return _register_page(request, console.principal, form, FormErrors())
 
 
@@ -196,8 +247,8 @@ def register_person(
             person = service.register_person(session, principal=console.principal, data=data, permutation=permutation)
             pin = person.pin
     except (DomainError, ValidationError) as error:
-        errors = _form_errors(request, error, form, REGISTER_ALIASES)
-        return _register_page(request, console.principal, form, errors, status_code=_status_of(error))
+        errors = form_errors(request, error, form, REGISTER_ALIASES)
+        return _register_page(request, console.principal, form, errors, status_code=status_of(error))
     return RedirectResponse(f"/console/persons/{pin.strip()}?notice=registered", status_code=303)
 
 
@@ -213,7 +264,7 @@ def _register_page(
         request,
         "person_register.html",
         {
-            **_choices(request, principal),
+            **form_choices(request, principal),
             "values": form.model_dump(),
             "errors": errors,
             "fields": list(RegisterPersonForm.model_fields),
@@ -244,10 +295,10 @@ def change_person(
         with session.begin_nested():
             service.update_person(session, principal=console.principal, pin=pin, data=data)
     except (DomainError, ValidationError) as error:
-        _raise_page_refusal(error)
-        errors = _form_errors(request, error, form, {})
+        raise_page_refusal(error)
+        errors = form_errors(request, error, form, {})
         current = service.get_person(session, principal=console.principal, pin=pin)
-        return _change_page(request, console.principal, current, form, errors, status_code=_status_of(error))
+        return _change_page(request, console.principal, current, form, errors, status_code=status_of(error))
     return RedirectResponse(f"/console/persons/{pin.strip()}?notice=changed", status_code=303)
 
 
@@ -264,7 +315,7 @@ def _change_page(
         request,
         "person_change.html",
         {
-            **_choices(request, principal),
+            **form_choices(request, principal),
             "person": person,
             "values": form.model_dump(),
             "errors": errors,
@@ -296,10 +347,10 @@ def record_death(
         with session.begin_nested():
             service.set_life_status(session, principal=console.principal, pin=pin, data=data)
     except (DomainError, ValidationError) as error:
-        _raise_page_refusal(error)
-        errors = _form_errors(request, error, form, DEATH_ALIASES)
+        raise_page_refusal(error)
+        errors = form_errors(request, error, form, DEATH_ALIASES)
         current = service.get_person(session, principal=console.principal, pin=pin)
-        return _death_page(request, current, form, errors, status_code=_status_of(error))
+        return _death_page(request, current, form, errors, status_code=status_of(error))
     return RedirectResponse(f"/console/persons/{pin.strip()}?notice=death_recorded", status_code=303)
 
 
@@ -332,7 +383,7 @@ def register_residence_form(request: Request, pin: str, console: ConsoleOfficial
     has_permanent = any(r.kind is ResidenceKind.PERMANENT and r.valid_to is None for r in person.residences)
     form = RegisterResidenceForm(
         kind=(ResidenceKind.TEMPORARY if has_permanent else ResidenceKind.PERMANENT).value,
-        unit_code=_home_commune(console.principal),
+        unit_code=home_commune(console.principal),
     )
     return _residence_page(request, console.principal, person, form, FormErrors())
 
@@ -351,10 +402,10 @@ def register_residence(
         with session.begin_nested():
             service.register_residence(session, principal=console.principal, pin=pin, data=data)
     except (DomainError, ValidationError) as error:
-        _raise_page_refusal(error)
-        errors = _form_errors(request, error, form, {})
+        raise_page_refusal(error)
+        errors = form_errors(request, error, form, {})
         current = service.get_person(session, principal=console.principal, pin=pin)
-        return _residence_page(request, console.principal, current, form, errors, status_code=_status_of(error))
+        return _residence_page(request, console.principal, current, form, errors, status_code=status_of(error))
     return RedirectResponse(f"/console/persons/{pin.strip()}?notice=residence_registered", status_code=303)
 
 
@@ -371,7 +422,7 @@ def _residence_page(
         request,
         "residence_register.html",
         {
-            **_choices(request, principal),
+            **form_choices(request, principal),
             "person": person,
             "values": form.model_dump(),
             "errors": errors,
@@ -382,16 +433,137 @@ def _residence_page(
 
 
 # ---------------------------------------------------------------------------------------------
+# End a residence (deregistration)
+
+
+@router.get("/persons/{pin}/residences/{residence_id}/end")
+def end_residence_form(
+    request: Request, pin: str, residence_id: ResidenceId, console: ConsoleOfficial, session: SessionDep
+) -> Response:
+    """The form that ends (deregisters) one of a person's current residences, from today by default."""
+    require_write(console.principal)
+    person = service.get_person(session, principal=console.principal, pin=pin)
+    residence = _current_residence(person, residence_id)
+    form = EndResidenceForm(valid_to=today_in_vietnam().isoformat())
+    return _end_residence_page(request, person, residence, form, FormErrors())
+
+
+@router.post("/persons/{pin}/residences/{residence_id}/end")
+def end_residence(
+    request: Request,
+    pin: str,
+    residence_id: ResidenceId,
+    console: ConsoleOfficial,
+    session: SessionDep,
+    form: Annotated[EndResidenceForm, Form()],
+) -> Response:
+    require_write(console.principal)
+    try:
+        data = form.to_input()
+        with session.begin_nested():
+            service.end_residence(session, principal=console.principal, pin=pin, residence_id=residence_id, data=data)
+    except (DomainError, ValidationError) as error:
+        raise_page_refusal(error, PAGE_REFUSALS | {"RESIDENCE_NOT_FOUND", "RESIDENCE_ALREADY_ENDED"})
+        if isinstance(error, DomainError) and error.code == "DATE_INVALID":
+            # The service's DATE_INVALID here is about the range, not the way the date is written.
+            errors = FormErrors.single("valid_to", translator_for(request)("residence_end.date_out_of_range"))
+        else:
+            errors = form_errors(request, error, form, {})
+        current = service.get_person(session, principal=console.principal, pin=pin)
+        residence = _current_residence(current, residence_id)
+        return _end_residence_page(request, current, residence, form, errors, status_code=status_of(error))
+    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=residence_ended", status_code=303)
+
+
+def _current_residence(person: PersonRead, residence_id: int) -> ResidenceRead:
+    residence = next((r for r in person.residences if r.id == residence_id), None)
+    if residence is None:
+        raise NotFound(f"Person {person.pin} has no residence {residence_id}.", code="RESIDENCE_NOT_FOUND")
+    if residence.valid_to is not None:
+        raise Conflict("This residence has already ended.", code="RESIDENCE_ALREADY_ENDED")
+    return residence
+
+
+def _end_residence_page(
+    request: Request,
+    person: PersonRead,
+    residence: ResidenceRead,
+    form: EndResidenceForm,
+    errors: FormErrors,
+    *,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "residence_end.html",
+        {
+            "person": person,
+            "residence": residence,
+            "values": form.model_dump(),
+            "errors": errors,
+            "show": Presenter(translator_for(request)),
+        },
+        status_code=status_code,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Add a family relation
+
+
+@router.get("/persons/{pin}/relations/new")
+def add_relation_form(request: Request, pin: str, console: ConsoleOfficial, session: SessionDep) -> Response:
+    """The form that links a person to their father, mother, spouse or guardian by the relative's PIN."""
+    require_write(console.principal)
+    person = service.get_person(session, principal=console.principal, pin=pin)
+    return _relation_page(request, person, AddRelationForm(), FormErrors())
+
+
+@router.post("/persons/{pin}/relations/new")
+def add_relation(
+    request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, form: Annotated[AddRelationForm, Form()]
+) -> Response:
+    require_write(console.principal)
+    try:
+        data = form.to_input()
+        with session.begin_nested():
+            service.add_relation(session, principal=console.principal, pin=pin, data=data)
+    except (DomainError, ValidationError) as error:
+        errors = form_errors(request, error, form, RELATION_ALIASES, code_fields=RELATIVE_REFUSALS)
+        current = service.get_person(session, principal=console.principal, pin=pin)
+        return _relation_page(request, current, form, errors, status_code=status_of(error))
+    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=relation_added", status_code=303)
+
+
+def _relation_page(
+    request: Request, person: PersonRead, form: AddRelationForm, errors: FormErrors, *, status_code: int = 200
+) -> Response:
+    show = Presenter(translator_for(request))
+    return render(
+        request,
+        "relation_add.html",
+        {
+            "person": person,
+            "values": form.model_dump(),
+            "errors": errors,
+            "kinds": [(kind.value, show.relation(kind)) for kind in RelationKind],
+            "show": show,
+        },
+        status_code=status_code,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Shared by the forms
 
 
-def _home_commune(principal: OfficialPrincipal) -> str:
+def home_commune(principal: OfficialPrincipal) -> str:
     """A commune officer mostly registers in their own commune: the forms start with it."""
     code = principal.jurisdiction_code
     return code if code is not None and len(code) == 5 else ""
 
 
-def _choices(request: Request, principal: OfficialPrincipal) -> dict[str, Any]:
+def form_choices(request: Request, principal: OfficialPrincipal) -> dict[str, Any]:
     """The lists the forms choose from, in the official's language."""
     english = translator_for(request).language == "en"
     province = province_of(principal.jurisdiction_code)
@@ -404,17 +576,27 @@ def _choices(request: Request, principal: OfficialPrincipal) -> dict[str, Any]:
     }
 
 
-def _form_errors(
-    request: Request, error: DomainError | ValidationError, form: ConsoleForm, aliases: Mapping[str, str]
+def form_errors(
+    request: Request,
+    error: DomainError | ValidationError,
+    form: ConsoleForm,
+    aliases: Mapping[str, str],
+    *,
+    code_fields: Mapping[str, str] | None = None,
 ) -> FormErrors:
-    return FormErrors.from_error(error, translator_for(request), fields=type(form).model_fields, aliases=aliases)
+    """The problems of a refused form; ``code_fields`` places refusals whose field only the form knows
+    (the service says "no such person", the form knows it was the PIN typed in one of its fields)."""
+    t = translator_for(request)
+    if isinstance(error, DomainError) and code_fields and error.code in code_fields:
+        return FormErrors.single(code_fields[error.code], t.error(error))
+    return FormErrors.from_error(error, t, fields=type(form).model_fields, aliases=aliases)
 
 
-def _raise_page_refusal(error: DomainError | ValidationError) -> None:
+def raise_page_refusal(error: DomainError | ValidationError, refusals: frozenset[str] = PAGE_REFUSALS) -> None:
     """A refusal about the page itself (unknown person, read-only role) is an error page, not a form."""
-    if isinstance(error, DomainError) and error.code in PAGE_REFUSALS:
+    if isinstance(error, DomainError) and error.code in refusals:
         raise error
 
 
-def _status_of(error: DomainError | ValidationError) -> int:
+def status_of(error: DomainError | ValidationError) -> int:
     return error.status_code if isinstance(error, DomainError) else 422

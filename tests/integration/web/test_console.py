@@ -12,16 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from builders import BA_DINH, HOAN_KIEM, PASSWORD, add_official, register, sign_in
+from builders import BA_DINH, HA_NOI, HOAN_KIEM, PASSWORD, add_official, register, sign_in
 from popreg.audit.models import AccessLogEntry
-from popreg.kit.clock import in_vietnam
+from popreg.kit.clock import in_vietnam, today_in_vietnam
 from popreg.kit.database import Database
 from popreg.officials.rules import Role
-from popreg.registry.models import Person, PersonEvent
+from popreg.registry.models import Household, HouseholdMember, Person, PersonEvent, PersonRelation, Residence
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 NAME = "Trần Thị Ánh Nguyệt"
 LEGAL_BASIS = "Trích lục khai sinh số 45/1995 ngày 10/03/1995"
+FATHER = {"full_name": "Trần Văn Hùng", "sex": "M", "birth_date": "1965-04-02"}
+UNKNOWN_PIN = "079099000000"  # well formed, but nobody registered in province 079 in these tests
 
 
 def csrf_of(html: str) -> str:
@@ -88,6 +90,40 @@ def field_error(html: str, field: str) -> str:
     match = re.search(rf'<p class="field__error" id="field-{field}-error">([^<]*)</p>', html)
     assert match, f"no error next to {field}"
     return match.group(1)
+
+
+def open_household_through_form(client: TestClient, csrf: str, head_pin: str, **overrides: str) -> str:
+    form = {
+        "csrf_token": csrf,
+        "address_line": "Số 5, phố Kim Mã",
+        "unit_code": BA_DINH,
+        "unit_generation": "2025",
+        "legal_basis": "Hồ sơ đăng ký thường trú số 12/2026",
+        **overrides,
+    }
+    response = client.post(f"/console/persons/{head_pin}/households/new", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    match = re.fullmatch(r"/console/households/(\d{5}-\d{6})\?notice=household_opened", response.headers["location"])
+    assert match, response.headers["location"]
+    return match.group(1)
+
+
+def member_form(csrf: str, pin: str, **overrides: str) -> dict[str, str]:
+    return {
+        "csrf_token": csrf,
+        "member_pin": pin,
+        "relationship_to_head": "spouse",
+        "legal_basis": "Giấy chứng nhận kết hôn số 3/2026",
+        **overrides,
+    }
+
+
+def current_residence_ids(database: Database, pin: str) -> list[int]:
+    with database.unit_of_work() as session:
+        person_id = session.scalar(select(Person.id).where(Person.pin == pin))
+        return list(
+            session.scalars(select(Residence.id).where(Residence.person_id == person_id, Residence.valid_to.is_(None)))
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,6 +464,274 @@ def test_a_household_page_lists_its_members_with_links(client, database):
 
 
 # ---------------------------------------------------------------------------------------------
+# Ending a residence
+
+
+def test_ending_a_residence_checks_the_date_then_deregisters_it_from_that_day(client, database):
+    csrf = console_sign_in(client, database)
+    pin = register_through_form(client, csrf)
+    [residence_id] = current_residence_ids(database, pin)
+    end_url = f"/console/persons/{pin}/residences/{residence_id}/end"
+    assert f'href="{end_url}"' in client.get(f"/console/persons/{pin}").text
+    today = today_in_vietnam().isoformat()
+    form = client.get(end_url)
+    assert f'name="valid_to" type="date" value="{today}"' in form.text
+    events_before = count(database, PersonEvent)
+
+    future = client.post(
+        end_url, data={"csrf_token": csrf, "valid_to": "2999-01-01", "legal_basis": "Quyết định xóa đăng ký số 4/2026"}
+    )
+    assert future.status_code == 422
+    assert field_error(future.text, "valid_to") == "Ngày kết thúc phải từ ngày bắt đầu cư trú đến hôm nay."
+    unfounded = client.post(end_url, data={"csrf_token": csrf, "valid_to": today, "legal_basis": ""})
+    assert unfounded.status_code == 422
+    assert field_error(unfounded.text, "legal_basis").startswith("Mọi thay đổi cần căn cứ pháp lý")
+    assert current_residence_ids(database, pin) == [residence_id]
+    assert count(database, PersonEvent) == events_before
+
+    ended = client.post(
+        end_url,
+        data={"csrf_token": csrf, "valid_to": today, "legal_basis": "Quyết định xóa đăng ký số 4/2026"},
+        follow_redirects=False,
+    )
+    assert ended.status_code == 303
+    assert ended.headers["location"] == f"/console/persons/{pin}?notice=residence_ended"
+    page = client.get(ended.headers["location"]).text
+    assert "Đã xóa đăng ký cư trú." in page
+    assert "Xóa đăng ký thường trú" in page and "Quyết định xóa đăng ký số 4/2026" in page
+    assert '<span class="tag tag--ended">Đã kết thúc</span>' in page
+    assert end_url not in page
+    assert current_residence_ids(database, pin) == []
+    assert client.get(end_url).status_code == 409
+
+
+def test_a_residence_in_another_commune_is_ended_only_by_an_official_of_that_commune(client, database):
+    csrf = console_sign_in(client, database)
+    pin = register_through_form(client, csrf)
+    hanoi = sign_in(client, database, username="hanoi", role=Role.PROVINCE_OFFICER, jurisdiction_code=HA_NOI)
+    temporary = client.post(
+        f"/api/v1/persons/{pin}/residences",
+        headers=hanoi,
+        json={
+            "kind": "temporary",
+            "address_line": "Số 2, phố Hàng Bài",
+            "unit_code": HOAN_KIEM,
+            "legal_basis": "Hồ sơ đăng ký tạm trú số 8/2026",
+        },
+    )
+    assert temporary.status_code == 201, temporary.text
+    [elsewhere] = [r["id"] for r in temporary.json()["residences"] if r["unit_code"] == HOAN_KIEM]
+    events_before = count(database, PersonEvent)
+
+    page = client.get(f"/console/persons/{pin}").text
+    assert "Số 2, phố Hàng Bài" in page
+    assert f"/residences/{elsewhere}/end" not in page
+    refused = client.post(
+        f"/console/persons/{pin}/residences/{elsewhere}/end",
+        data={"csrf_token": csrf, "valid_to": today_in_vietnam().isoformat(), "legal_basis": "Quyết định số 5/2026"},
+    )
+    assert refused.status_code == 403
+    assert "nằm ngoài phạm vi quản lý của bạn" in refused.text
+    assert elsewhere in current_residence_ids(database, pin)
+    assert count(database, PersonEvent) == events_before
+
+
+# ---------------------------------------------------------------------------------------------
+# Family relations
+
+
+def test_a_father_is_linked_by_his_pin_and_shown_with_his_name_and_a_link(client, database):
+    csrf = console_sign_in(client, database)
+    father = register_through_form(client, csrf, **FATHER)
+    child = register_through_form(client, csrf)
+    assert f'href="/console/persons/{child}/relations/new"' in client.get(f"/console/persons/{child}").text
+    assert client.get(f"/console/persons/{child}/relations/new").status_code == 200
+    relation = {"csrf_token": csrf, "relation_kind": "father", "relative_pin": father, "legal_basis": LEGAL_BASIS}
+
+    unknown = client.post(f"/console/persons/{child}/relations/new", data={**relation, "relative_pin": UNKNOWN_PIN})
+    assert unknown.status_code == 404
+    assert (
+        field_error(unknown.text, "relative_pin") == "Không có công dân nào mang số định danh này trong cơ sở dữ liệu."
+    )
+    assert f'value="{UNKNOWN_PIN}"' in unknown.text
+    unchosen = client.post(f"/console/persons/{child}/relations/new", data={**relation, "relation_kind": ""})
+    assert unchosen.status_code == 422
+    assert field_error(unchosen.text, "relation_kind") == "Chọn quan hệ trong danh sách."
+    mother = client.post(f"/console/persons/{child}/relations/new", data={**relation, "relation_kind": "mother"})
+    assert mother.status_code == 422
+    assert field_error(mother.text, "relative_pin").startswith("Giới tính của người được ghi là cha hoặc mẹ")
+    assert count(database, PersonRelation) == 0
+
+    linked = client.post(f"/console/persons/{child}/relations/new", data=relation, follow_redirects=False)
+    assert linked.status_code == 303
+    assert linked.headers["location"] == f"/console/persons/{child}?notice=relation_added"
+    page = client.get(linked.headers["location"]).text
+    assert "Đã ghi nhận quan hệ gia đình." in page
+    assert '<span class="relations__kind">Cha</span>' in page
+    assert f'<a href="/console/persons/{father}">Trần Văn Hùng</a>' in page
+    assert "Ghi nhận cha" in page
+    assert count(database, PersonRelation) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Households
+
+
+def test_a_household_is_opened_from_the_head_s_page_at_their_address(client, database):
+    csrf = console_sign_in(client, database)
+    head = register_through_form(client, csrf, **FATHER)
+    assert f'href="/console/persons/{head}/households/new"' in client.get(f"/console/persons/{head}").text
+    form = client.get(f"/console/persons/{head}/households/new").text
+    assert 'value="Số 5, phố Kim Mã"' in form
+    assert "Đơn vị: Phường Ba Đình, Thành phố Hà Nội" in form
+
+    nowhere = client.post(
+        f"/console/persons/{head}/households/new",
+        data={"csrf_token": csrf, "address_line": "Số 5, phố Kim Mã", "unit_code": "99999", "legal_basis": "Số 1/2026"},
+    )
+    assert nowhere.status_code == 422
+    assert "Mã này không phải một xã, phường" in field_error(nowhere.text, "unit_code")
+    assert 'value="99999"' in nowhere.text
+    assert count(database, Household) == 0
+    assert count(database, HouseholdMember) == 0
+
+    number = open_household_through_form(client, csrf, head)
+    page = client.get(f"/console/households/{number}?notice=household_opened").text
+    assert f"Đã lập hộ gia đình số {number}." in page
+    assert f'<dd><a href="/console/persons/{head}">Trần Văn Hùng</a>' in page
+    assert "Chủ hộ" in page
+    head_page = client.get(f"/console/persons/{head}").text
+    assert f'href="/console/households/{number}"' in head_page
+    assert f"/console/persons/{head}/households/new" not in head_page
+    assert "Nhập hộ" in head_page
+
+
+def test_a_member_joins_a_household_by_pin_and_later_leaves_it(client, database):
+    csrf = console_sign_in(client, database)
+    head = register_through_form(client, csrf, **FATHER)
+    spouse = register_through_form(client, csrf, full_name="Lê Thị Hoa", birth_date="1968-09-10")
+    number = open_household_through_form(client, csrf, head)
+    members_url = f"/console/households/{number}/members"
+
+    unknown = client.post(members_url, data=member_form(csrf, UNKNOWN_PIN))
+    assert unknown.status_code == 404
+    assert field_error(unknown.text, "member_pin") == "Không có công dân nào mang số định danh này trong cơ sở dữ liệu."
+    unchosen = client.post(members_url, data=member_form(csrf, spouse, relationship_to_head=""))
+    assert unchosen.status_code == 422
+    assert field_error(unchosen.text, "relationship_to_head") == "Chọn quan hệ với chủ hộ trong danh sách."
+    assert f'value="{spouse}"' in unchosen.text
+    assert count(database, HouseholdMember) == 1
+
+    joined = client.post(members_url, data=member_form(csrf, spouse), follow_redirects=False)
+    assert joined.status_code == 303
+    assert joined.headers["location"] == f"/console/households/{number}?notice=member_added"
+    page = client.get(joined.headers["location"]).text
+    assert "Đã thêm thành viên vào hộ." in page
+    assert f'<a href="/console/persons/{spouse}">Lê Thị Hoa</a>' in page
+    assert "<td>Vợ, chồng</td>" in page
+    # The spouse's page names the head of their household.
+    assert f'<a href="/console/persons/{head}">Trần Văn Hùng</a>' in client.get(f"/console/persons/{spouse}").text
+    leave_url = f"/console/households/{number}/members/{spouse}/leave"
+    assert f'href="{leave_url}"' in page
+    assert f"/members/{head}/leave" not in page
+
+    assert f'name="left_on" type="date" value="{today_in_vietnam().isoformat()}"' in client.get(leave_url).text
+    unfounded = client.post(leave_url, data={"csrf_token": csrf, "left_on": "", "legal_basis": ""})
+    assert unfounded.status_code == 422
+    assert field_error(unfounded.text, "legal_basis").startswith("Mọi thay đổi cần căn cứ pháp lý")
+    head_leaving = client.post(
+        f"/console/households/{number}/members/{head}/leave", data={"csrf_token": csrf, "legal_basis": "Số 2/2026"}
+    )
+    assert head_leaving.status_code == 409
+    assert "Chủ hộ không thể rời hộ khi hộ còn tồn tại" in head_leaving.text
+    with database.unit_of_work() as session:
+        assert session.scalars(select(HouseholdMember.left_on)).all() == [None, None]
+
+    left = client.post(
+        leave_url, data={"csrf_token": csrf, "legal_basis": "Quyết định tách hộ số 9/2026"}, follow_redirects=False
+    )
+    assert left.status_code == 303
+    assert left.headers["location"] == f"/console/households/{number}?notice=member_left"
+    page = client.get(left.headers["location"]).text
+    assert "Đã ghi nhận thành viên rời hộ." in page
+    assert '<span class="tag tag--ended">Đã rời hộ</span>' in page
+    assert leave_url not in page
+    spouse_page = client.get(f"/console/persons/{spouse}").text
+    assert "Rời hộ" in spouse_page and "Quyết định tách hộ số 9/2026" in spouse_page
+
+
+def test_a_household_form_is_refused_without_the_csrf_token_and_outside_the_jurisdiction(client, database):
+    csrf = console_sign_in(client, database)
+    head = register_through_form(client, csrf, **FATHER)
+    spouse = register_through_form(client, csrf, full_name="Lê Thị Hoa", birth_date="1968-09-10")
+    number = open_household_through_form(client, csrf, head)
+
+    forged = client.post(f"/console/households/{number}/members", data=member_form("forged-token", spouse))
+    assert forged.status_code == 403
+    assert "CSRF_INVALID" in forged.text
+
+    with TestClient(client.app, raise_server_exceptions=False) as other:
+        other_csrf = console_sign_in(other, database, username="hoankiem", jurisdiction_code=HOAN_KIEM)
+        outside = other.post(f"/console/households/{number}/members", data=member_form(other_csrf, spouse))
+        assert outside.status_code == 403
+        assert "Ngoài phạm vi quản lý" in outside.text
+        assert "Trần Văn Hùng" not in outside.text
+        assert other.get(f"/console/persons/{head}/households/new").status_code == 403
+    assert count(database, HouseholdMember) == 1
+
+
+def test_an_auditor_reads_a_household_but_sees_no_forms(client, database):
+    csrf = console_sign_in(client, database)
+    head = register_through_form(client, csrf, **FATHER)
+    number = open_household_through_form(client, csrf, head)
+
+    with TestClient(client.app, raise_server_exceptions=False) as auditor:
+        auditor_csrf = console_sign_in(auditor, database, username="auditor", role=Role.AUDITOR, jurisdiction_code=None)
+        page = auditor.get(f"/console/households/{number}")
+        assert page.status_code == 200
+        assert "Trần Văn Hùng" in page.text
+        assert "/members" not in page.text
+        refused = auditor.post(f"/console/households/{number}/members", data=member_form(auditor_csrf, head))
+        assert refused.status_code == 403
+        assert "chỉ được xem, không được thay đổi" in refused.text
+
+
+# ---------------------------------------------------------------------------------------------
+# A birth registered abroad
+
+
+def test_a_birth_registered_abroad_gives_the_pin_the_country_code(client, database):
+    csrf = console_sign_in(client, database)
+    abroad = {"birth_registration_place": "abroad"}
+
+    for code in ("", "099"):
+        refused = client.post(
+            "/console/persons/new", data=person_form(csrf, **abroad, birth_registration_country_code=code)
+        )
+        assert refused.status_code == 422
+        assert field_error(refused.text, "birth_registration_country_code") == (
+            "Mã quốc gia nơi đăng ký khai sinh là số từ 101 đến 295."
+        )
+    homeless = client.post(
+        "/console/persons/new",
+        data=person_form(
+            csrf, **abroad, birth_registration_country_code="124", residence_address="", residence_unit_code=""
+        ),
+    )
+    assert homeless.status_code == 403
+    assert "nằm ngoài phạm vi quản lý của bạn" in homeless.text
+    assert count(database, Person) == 0
+
+    # The commune the form starts with is left behind once "abroad" is chosen.
+    pin = register_through_form(client, csrf, **abroad, birth_registration_country_code="124")
+    assert pin.startswith("124195")  # country 124, a woman born in the 1900s, year 95
+    page = client.get(f"/console/persons/{pin}").text
+    assert "Ở nước ngoài (mã quốc gia 124)" in page
+    form = client.get("/console/persons/new").text
+    assert 'name="birth_registration_place" type="radio" value="abroad"' in form
+
+
+# ---------------------------------------------------------------------------------------------
 # Languages
 
 
@@ -499,8 +803,9 @@ def test_an_auditor_reads_a_person_but_sees_no_change_forms(client, database):
         page = auditor.get(f"/console/persons/{pin}")
         assert page.status_code == 200
         assert "Đăng ký công dân, cấp số định danh" in page.text
-        for action in ("/edit", "/death", "/residences/new"):
+        for action in ("/edit", "/death", "/residences/new", "/relations/new", "/households/new"):
             assert f"/console/persons/{pin}{action}" not in page.text
+        assert "/end" not in page.text
         assert 'href="/console/persons/new"' not in page.text
         assert "Tài khoản của bạn chỉ được xem hồ sơ." in page.text
 

@@ -70,6 +70,25 @@
     });
   }
 
+  // Show only the fields of the option chosen ("registered abroad": the country, not the commune);
+  // the server reads only those too, so without the script both are shown and nothing is lost.
+  function dependentFields() {
+    document.querySelectorAll("[data-shown-when]").forEach(function (block) {
+      var condition = block.dataset.shownWhen.split("=");
+      var radios = Array.prototype.slice.call(
+        document.querySelectorAll("input[type=radio][name=\"" + condition[0] + "\"]")
+      );
+      function update() {
+        var chosen = radios.filter(function (radio) { return radio.checked; })[0];
+        block.hidden = Boolean(chosen) && chosen.value !== condition[1];
+      }
+      radios.forEach(function (radio) {
+        radio.addEventListener("change", update);
+      });
+      update();
+    });
+  }
+
   // Coming back with the browser's history shows the page as it was left: let it be sent again.
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-prevent-double-submit]").forEach(function (form) {
@@ -84,5 +103,6 @@
     focusErrorSummary();
     preventDoubleSubmit();
     unitLookup();
+    dependentFields();
   });
 })();
