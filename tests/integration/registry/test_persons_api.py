@@ -388,3 +388,28 @@ def test_unknown_and_malformed_pins_get_distinct_errors(client, database):
     malformed = client.get("/api/v1/persons/12345", headers=headers)
     assert malformed.status_code == 422
     assert malformed.json()["error"]["code"] == "PIN_INVALID_STRUCTURE"
+
+
+def test_a_member_cannot_leave_a_household_before_joining_it_or_in_the_future(client, database):
+    headers = sign_in(client, database)
+    head = register(client, headers, full_name="Hoàng Văn Chủ", sex="M", birth_date="1970-01-01")["pin"]
+    son = register(client, headers, full_name="Hoàng Văn Con", sex="M", birth_date="2000-01-01")["pin"]
+    number = client.post(
+        "/api/v1/households",
+        json={"head_pin": head, "address_line": "Số 7 Đội Cấn", "unit_code": BA_DINH, "legal_basis": "Đơn 1"},
+        headers=headers,
+    ).json()["number"]
+    client.post(
+        f"/api/v1/households/{number}/members",
+        json={"pin": son, "relationship_to_head": "child", "legal_basis": "Đơn 2"},
+        headers=headers,
+    )
+    for left_on in ("1999-01-01", (today_in_vietnam() + timedelta(days=3)).isoformat()):
+        refused = client.post(
+            f"/api/v1/households/{number}/members/{son}/leave",
+            json={"left_on": left_on, "legal_basis": "Đơn 3"},
+            headers=headers,
+        )
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "DATE_INVALID"
+    assert client.get(f"/api/v1/persons/{son}", headers=headers).json()["household"]["number"] == number

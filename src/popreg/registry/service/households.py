@@ -115,8 +115,15 @@ def leave_household(
             "The head cannot leave while the household exists; name a new head first.",
             code="HOUSEHOLD_HEAD_CANNOT_LEAVE",
         )
+    left_on = data.left_on or today_in_vietnam()
+    if left_on < member.joined_on or left_on > today_in_vietnam():
+        raise InvalidInput(
+            "The leaving date must be between the day the person joined the household and today.",
+            code="DATE_INVALID",
+            details={"field": "left_on"},
+        )
     before = _membership_record(household, member)
-    member.left_on = data.left_on or today_in_vietnam()
+    member.left_on = left_on
     touch(person)
     record_event(
         session,
