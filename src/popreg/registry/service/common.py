@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from popreg.audit import service as audit
 from popreg.kit.clock import today_in_vietnam, utc_now
 from popreg.kit.errors import InvalidInput, NotFound
 from popreg.officials.rules import (
@@ -93,6 +94,34 @@ def load_person(session: Session, pin: str, *, for_update: bool = False) -> Pers
     if person is None:
         raise NotFound(f"No person with PIN {pin} is in the register.", code="PERSON_NOT_FOUND")
     return person
+
+
+def load_for_reading(session: Session, principal: OfficialPrincipal, pin: str, *, action: str, purpose: str) -> Person:
+    """A person an official may read, with the read written to the access log (who, what, why)."""
+    person = load_person(session, pin)
+    require_jurisdiction(principal, person_places(session, person))
+    log_read(session, principal, action=action, pin=person.pin, fields=("*",), purpose=purpose)
+    return person
+
+
+def log_read(
+    session: Session,
+    principal: OfficialPrincipal,
+    *,
+    action: str,
+    pin: str | None,
+    fields: tuple[str, ...],
+    purpose: str,
+) -> None:
+    audit.record_access(
+        session,
+        principal_kind="official",
+        principal_id=principal.username,
+        action=action,
+        person_pin=pin,
+        fields=fields,
+        purpose=purpose,
+    )
 
 
 def load_for_change(session: Session, principal: OfficialPrincipal, pin: str) -> Person:

@@ -6,12 +6,10 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from popreg.audit import service as audit
 from popreg.kit.clock import end_of_day_utc
 from popreg.kit.errors import InvalidInput
 from popreg.officials.rules import (
     OfficialPrincipal,
-    require_jurisdiction,
 )
 from popreg.registry import repository
 from popreg.registry.rules import (
@@ -24,24 +22,13 @@ from popreg.registry.schemas import (
 )
 from popreg.registry.service.common import (
     DEFAULT_PURPOSE,
-    load_person,
-    person_places,
+    load_for_reading,
 )
 
 
 def history(session: Session, *, principal: OfficialPrincipal, pin: str, purpose: str = DEFAULT_PURPOSE) -> HistoryRead:
     """Every recorded change of a person, oldest first."""
-    person = load_person(session, pin)
-    require_jurisdiction(principal, person_places(session, person))
-    audit.record_access(
-        session,
-        principal_kind="official",
-        principal_id=principal.username,
-        action="person.history",
-        person_pin=person.pin,
-        fields=("*",),
-        purpose=purpose,
-    )
+    person = load_for_reading(session, principal, pin, action="person.history", purpose=purpose)
     events = [
         EventRead.model_validate(event, from_attributes=True) for event in repository.events_of(session, person.id)
     ]
@@ -61,17 +48,7 @@ def as_of(
     was in force on that day as known today (axis "effective")."""
     if axis not in ("recorded", "effective"):
         raise InvalidInput("axis is 'recorded' or 'effective'.", code="INPUT_INVALID", details={"field": "axis"})
-    person = load_person(session, pin)
-    require_jurisdiction(principal, person_places(session, person))
-    audit.record_access(
-        session,
-        principal_kind="official",
-        principal_id=principal.username,
-        action="person.as_of",
-        person_pin=person.pin,
-        fields=("*",),
-        purpose=purpose,
-    )
+    person = load_for_reading(session, principal, pin, action="person.as_of", purpose=purpose)
     if axis == "recorded":
         events = repository.events_of(session, person.id, recorded_until=end_of_day_utc(on))
     else:

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from popreg.audit import service as audit
 from popreg.kit.clock import today_in_vietnam, utc_now
 from popreg.kit.errors import Conflict, InvalidInput, NotFound
 from popreg.kit.text import canonical
@@ -36,6 +35,7 @@ from popreg.registry.schemas import (
 from popreg.registry.service.common import (
     DEFAULT_PURPOSE,
     load_person,
+    log_read,
     record_event,
     resolve_place,
     touch,
@@ -197,15 +197,7 @@ def get_household(session: Session, *, principal: OfficialPrincipal, number: str
         raise NotFound(f"No household numbered {number}.", code="HOUSEHOLD_NOT_FOUND")
     require_jurisdiction(principal, [Place(household.commune_code, household.province_code)])
     members: Sequence[tuple[HouseholdMember, str, str]] = repository.members_of(session, household.id)
-    audit.record_access(
-        session,
-        principal_kind="official",
-        principal_id=principal.username,
-        action="household.read",
-        person_pin=None,
-        fields=(household.number,),
-        purpose=DEFAULT_PURPOSE,
-    )
+    log_read(session, principal, action="household.read", pin=None, fields=(household.number,), purpose=DEFAULT_PURPOSE)
     return HouseholdRead(
         number=household.number,
         head_pin=repository.pin_of(session, household.head_person_id),

@@ -7,7 +7,6 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from popreg.audit import service as audit
 from popreg.kit import events
 from popreg.kit.clock import today_in_vietnam, utc_now
 from popreg.kit.errors import Conflict, InvalidInput, NotFound
@@ -54,8 +53,9 @@ from popreg.registry.service.common import (
     PARENT_KINDS,
     SERIALS_PER_PREFIX,
     load_for_change,
+    load_for_reading,
     load_person,
-    person_places,
+    log_read,
     precision,
     record_event,
     refresh_home,
@@ -257,17 +257,7 @@ def get_person(
     session: Session, *, principal: OfficialPrincipal, pin: str, purpose: str = DEFAULT_PURPOSE
 ) -> PersonRead:
     """A person's current record; the read is written to the access log."""
-    person = load_person(session, pin)
-    require_jurisdiction(principal, person_places(session, person))
-    audit.record_access(
-        session,
-        principal_kind="official",
-        principal_id=principal.username,
-        action="person.read",
-        person_pin=person.pin,
-        fields=("*",),
-        purpose=purpose,
-    )
+    person = load_for_reading(session, principal, pin, action="person.read", purpose=purpose)
     return person_view(session, person)
 
 
@@ -398,15 +388,7 @@ def search_persons(
         offset=(page - 1) * page_size,
     )
     terms = ",".join(f"{k}={v}" for k, v in (("name", folded), ("birth_date", birth_date), ("unit", unit_code)) if v)
-    audit.record_access(
-        session,
-        principal_kind="official",
-        principal_id=principal.username,
-        action="person.search",
-        person_pin=None,
-        fields=(terms,),
-        purpose=purpose,
-    )
+    log_read(session, principal, action="person.search", pin=None, fields=(terms,), purpose=purpose)
     items = [
         PersonSummary(
             pin=p.pin,
