@@ -63,6 +63,14 @@ def import_persons(
         Path | None, typer.Option(help="Where to write rejected rows (default FILE.rejects.csv).")
     ] = None,
     batch_rows: Annotated[int, typer.Option(min=1000, help="Rows per committed batch.")] = 100_000,
+    defer_indexes: Annotated[
+        bool,
+        typer.Option(
+            "--defer-indexes",
+            help="Initial load: drop the secondary indexes during the load and rebuild them at the end "
+            "(faster for large loads; searches are slow until it finishes).",
+        ),
+    ] = False,
 ) -> None:
     """Validate and load persons; resumable (run it again after a crash) and idempotent.
 
@@ -97,7 +105,12 @@ def import_persons(
                 progress.update(task, completed=done, rate=done / max(time.perf_counter() - started, 1e-6))
 
             summary = run_import(
-                database, file, mapping=parse_mapping(mapping or []), batch_rows=batch_rows, progress=report
+                database,
+                file,
+                mapping=parse_mapping(mapping or []),
+                batch_rows=batch_rows,
+                progress=report,
+                defer_indexes=defer_indexes,
             )
     except (ImportFailed, InvalidInput) as error:
         console.print(f"[red]{error.code}[/red]: {error.message}")

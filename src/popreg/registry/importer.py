@@ -24,11 +24,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from sqlalchemy import func, select, text
+from sqlalchemy import Index, func, select, text
 from sqlalchemy.orm import Session
 
 from popreg.kit.clock import today_in_vietnam, utc_now
-from popreg.kit.database import Database
+from popreg.kit.database import Base, Database
 from popreg.kit.errors import InvalidInput
 from popreg.registry import bulk, import_rules
 from popreg.registry.models import ImportJob, ImportReject, Person
@@ -352,7 +352,27 @@ def _write_rejects(session: Session, job: ImportJob, rejects: list[tuple[int, st
     )
 
 
-def _start_job(database: Database, *, digest: str, source: str) -> tuple[int, bool]:
+def deferrable_indexes() -> list[Index]:
+    """The secondary indexes an import writes to (everything but primary keys and unique indexes,
+    which the import itself relies on to find duplicate PINs)."""
+    tables = [Base.metadata.tables[name] for name in ("persons", "person_events", "residences")]
+    return sorted((index for table in tables for index in table.indexes if not index.unique), key=lambda i: str(i.name))
+
+
+def _drop_deferred_indexes(database: Database) -> None:
+    with database.engine.begin() as connection:
+        for index in deferrable_indexes():
+            index.drop(connection, checkfirst=True)
+
+
+def _rebuild_deferred_indexes(database: Database) -> None:
+    with database.engine.begin() as connection:
+        for index in deferrable_indexes():
+            index.create(connection, checkfirst=True)
+
+
+def _start_job(database: Database, *, digest: str, source: str, defer_indexes: bool) -> tuple[int, bool, bool]:
+    """Find or create the job of this file; returns (id, already completed, indexes deferred)."""
     with database.unit_of_work() as session:
         job = session.execute(select(ImportJob).where(ImportJob.fingerprint == digest)).scalar_one_or_none()
         if job is None:
@@ -369,10 +389,11 @@ def _start_job(database: Database, *, digest: str, source: str) -> tuple[int, bo
                 started_at=now,
                 updated_at=now,
                 first_person_id=bulk.max_id(session, Person.id) + 1,
+                deferred_indexes=defer_indexes,
             )
             session.add(job)
             session.flush()
-        return job.id, job.status == "completed"
+        return job.id, job.status == "completed", job.deferred_indexes
 
 
 def import_persons(
@@ -383,14 +404,25 @@ def import_persons(
     batch_rows: int = 100_000,
     progress: Progress | None = None,
     today: date | None = None,
+    defer_indexes: bool = False,
 ) -> ImportSummary:
-    """Import (or resume importing) a file of persons; see the module docstring for the guarantees."""
+    """Import (or resume importing) a file of persons; see the module docstring for the guarantees.
+
+    ``defer_indexes`` is for an initial load into an empty or idle register: the secondary indexes
+    of persons, history and residences are dropped while the rows load and rebuilt at the end
+    (searches are slow meanwhile). The choice is kept with the job, so an interrupted import that
+    is run again drops them again if needed and rebuilds them when it finishes.
+    """
     mapping = mapping or {}
     source = _Source(path, mapping, batch_rows=batch_rows)
-    job_id, already_done = _start_job(database, digest=fingerprint(path, mapping), source=path.name)
+    job_id, already_done, deferred = _start_job(
+        database, digest=fingerprint(path, mapping), source=path.name, defer_indexes=defer_indexes
+    )
     today = today or today_in_vietnam()
     rows_read = 0
     if not already_done:
+        if deferred:
+            _drop_deferred_indexes(database)
         with database.read_session() as session:
             job = session.get(ImportJob, job_id)
             assert job is not None  # noqa: S101
@@ -405,6 +437,8 @@ def import_persons(
             _import_batch(database, job_id, table, lines, early, source=path.name, today=today, progress=progress)
             rows_done = rows_read
             last_line = int(lines[-1]) if len(lines) else last_line
+        if deferred:
+            _rebuild_deferred_indexes(database)
         with database.unit_of_work() as session:
             job = session.get(ImportJob, job_id, with_for_update=True)
             assert job is not None  # noqa: S101

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -194,6 +194,8 @@ class ImportJob(Base):
     # Persons with an id from here on were loaded by this job: a PIN held by one of them again is
     # a duplicate inside the file, not a clash with the register.
     first_person_id: Mapped[int] = mapped_column(Integer)
+    # Secondary indexes dropped for the load and rebuilt when it completes (an initial load).
+    deferred_indexes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -202,3 +202,36 @@ def test_a_synthetic_population_file_imports_without_a_single_reject(database, t
     summary = import_persons(database, paths["persons"])
     assert summary.rejects_by_code == {}
     assert summary.rows_loaded == 4000
+
+
+def index_names(database) -> set[str]:
+    from sqlalchemy import inspect
+
+    inspector = inspect(database.engine)
+    return {
+        index["name"] for table in ("persons", "person_events", "residences") for index in inspector.get_indexes(table)
+    }
+
+
+def test_an_initial_load_can_defer_the_indexes_and_rebuilds_them_even_after_a_crash(database, tmp_path):
+    from popreg.registry.importer import deferrable_indexes
+
+    deferred = {index.name for index in deferrable_indexes()}
+    assert {"ix_persons_name_folded", "ix_person_events_person_id_id"} <= deferred
+    assert deferred <= index_names(database)
+    source = write_csv(tmp_path / "persons.csv", good_rows(3000))
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_first_batch(done, loaded, rejected):
+        raise Crash
+
+    with pytest.raises(Crash):
+        import_persons(database, source, batch_rows=500, defer_indexes=True, progress=crash_after_first_batch)
+    assert not deferred & index_names(database), "the indexes stay dropped until the load completes"
+    assert 0 < count(database, Person) < 3000
+    summary = import_persons(database, source, batch_rows=500)  # resumed without the option: the job remembers
+    assert summary.rows_loaded == 3000
+    assert count(database, Person) == 3000
+    assert deferred <= index_names(database)
