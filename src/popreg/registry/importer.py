@@ -368,12 +368,18 @@ def _drop_deferred_indexes(database: Database) -> None:
 
 
 def _rebuild_deferred_indexes(database: Database) -> None:
-    with database.engine.begin() as connection:
-        if database.backend == "sqlite":
-            # Sorting ten million keys in memory would take gigabytes: let SQLite sort on disk.
-            connection.exec_driver_sql("PRAGMA temp_store=FILE")
-        for index in deferrable_indexes():
-            index.create(connection, checkfirst=True)
+    with database.engine.connect() as connection:
+        raw: Any = connection.connection.driver_connection
+        sqlite = database.backend == "sqlite"
+        if sqlite:
+            # Sorting ten million keys in memory takes gigabytes: let SQLite sort on disk for this
+            # (the setting can only change outside a transaction).
+            raw.execute("PRAGMA temp_store=FILE")
+        with connection.begin():
+            for index in deferrable_indexes():
+                index.create(connection, checkfirst=True)
+        if sqlite:
+            raw.execute("PRAGMA temp_store=MEMORY")
 
 
 def _start_job(database: Database, *, digest: str, source: str, defer_indexes: bool) -> tuple[int, bool, bool]:
