@@ -375,6 +375,7 @@ def _rebuild_deferred_indexes(database: Database) -> None:
             # Sorting ten million keys in memory takes gigabytes: let SQLite sort on disk for this
             # (the setting can only change outside a transaction).
             raw.execute("PRAGMA temp_store=FILE")
+            raw.execute("PRAGMA cache_size=-65536")
         with connection.begin():
             for index in deferrable_indexes():
                 index.create(connection, checkfirst=True)
