@@ -33,7 +33,7 @@ from popreg.registry import service as registry
 from popreg.registry.presentation import Presenter
 from popreg.registry.rules import DatePrecision, LifeStatus
 from popreg.registry.schemas import PersonRead
-from popreg.web.forms import FormErrors
+from popreg.web.forms import FormErrors, Refused, submit
 from popreg.web.i18n import translator_for
 from popreg.web.session import ConsoleOfficial, ConsoleSession
 from popreg.web.templating import render as render_page
@@ -204,12 +204,14 @@ def produce(
     form: Annotated[StepForm, Form()],
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_produce()
-        with session.begin_nested():
-            service.mark_produced(session, principal=console.principal, pin=pin, card_id=card_id, data=data)
-    except (DomainError, ValidationError) as error:
-        return _refused(request, session, console, pin, card_id, error, step=form)
+    outcome = submit(
+        session,
+        lambda: service.mark_produced(
+            session, principal=console.principal, pin=pin, card_id=card_id, data=form.to_produce()
+        ),
+    )
+    if isinstance(outcome, Refused):
+        return _refused(request, session, console, pin, card_id, outcome.error, step=form)
     return _done(pin, card_id, "card_produced")
 
 
@@ -223,12 +225,14 @@ def issue(
     form: Annotated[StepForm, Form()],
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_issue()
-        with session.begin_nested():
-            service.issue_card(session, principal=console.principal, pin=pin, card_id=card_id, data=data)
-    except (DomainError, ValidationError) as error:
-        return _refused(request, session, console, pin, card_id, error, step=form)
+    outcome = submit(
+        session,
+        lambda: service.issue_card(
+            session, principal=console.principal, pin=pin, card_id=card_id, data=form.to_issue()
+        ),
+    )
+    if isinstance(outcome, Refused):
+        return _refused(request, session, console, pin, card_id, outcome.error, step=form)
     return _done(pin, card_id, "card_issued")
 
 
@@ -242,12 +246,14 @@ def cancel(
     form: Annotated[CancelForm, Form()],
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_input()
-        with session.begin_nested():
-            service.cancel_card(session, principal=console.principal, pin=pin, card_id=card_id, data=data)
-    except (DomainError, ValidationError) as error:
-        return _refused(request, session, console, pin, card_id, error, cancel=form)
+    outcome = submit(
+        session,
+        lambda: service.cancel_card(
+            session, principal=console.principal, pin=pin, card_id=card_id, data=form.to_input()
+        ),
+    )
+    if isinstance(outcome, Refused):
+        return _refused(request, session, console, pin, card_id, outcome.error, cancel=form)
     return _done(pin, card_id, "card_cancelled")
 
 

@@ -37,7 +37,7 @@ from popreg.registry.schemas import (
     ResidenceRead,
 )
 from popreg.units.catalogue import UnitGeneration, communes
-from popreg.web.forms import FormErrors
+from popreg.web.forms import FormErrors, Refused, submit
 from popreg.web.i18n import translator_for
 from popreg.web.session import ConsoleOfficial
 from popreg.web.templating import province_of, render
@@ -290,11 +290,11 @@ def change_person(
     request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, form: Annotated[ChangePersonForm, Form()]
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_input()
-        with session.begin_nested():
-            service.update_person(session, principal=console.principal, pin=pin, data=data)
-    except (DomainError, ValidationError) as error:
+    outcome = submit(
+        session, lambda: service.update_person(session, principal=console.principal, pin=pin, data=form.to_input())
+    )
+    if isinstance(outcome, Refused):
+        error = outcome.error
         raise_page_refusal(error)
         errors = form_errors(request, error, form, {})
         current = service.get_person(session, principal=console.principal, pin=pin)
@@ -342,11 +342,11 @@ def record_death(
     request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, form: Annotated[RecordDeathForm, Form()]
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_input()
-        with session.begin_nested():
-            service.set_life_status(session, principal=console.principal, pin=pin, data=data)
-    except (DomainError, ValidationError) as error:
+    outcome = submit(
+        session, lambda: service.set_life_status(session, principal=console.principal, pin=pin, data=form.to_input())
+    )
+    if isinstance(outcome, Refused):
+        error = outcome.error
         raise_page_refusal(error)
         errors = form_errors(request, error, form, DEATH_ALIASES)
         current = service.get_person(session, principal=console.principal, pin=pin)
@@ -397,11 +397,11 @@ def register_residence(
     form: Annotated[RegisterResidenceForm, Form()],
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_input()
-        with session.begin_nested():
-            service.register_residence(session, principal=console.principal, pin=pin, data=data)
-    except (DomainError, ValidationError) as error:
+    outcome = submit(
+        session, lambda: service.register_residence(session, principal=console.principal, pin=pin, data=form.to_input())
+    )
+    if isinstance(outcome, Refused):
+        error = outcome.error
         raise_page_refusal(error)
         errors = form_errors(request, error, form, {})
         current = service.get_person(session, principal=console.principal, pin=pin)
@@ -524,11 +524,11 @@ def add_relation(
     request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, form: Annotated[AddRelationForm, Form()]
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_input()
-        with session.begin_nested():
-            service.add_relation(session, principal=console.principal, pin=pin, data=data)
-    except (DomainError, ValidationError) as error:
+    outcome = submit(
+        session, lambda: service.add_relation(session, principal=console.principal, pin=pin, data=form.to_input())
+    )
+    if isinstance(outcome, Refused):
+        error = outcome.error
         errors = form_errors(request, error, form, RELATION_ALIASES, code_fields=RELATIVE_REFUSALS)
         current = service.get_person(session, principal=console.principal, pin=pin)
         return _relation_page(request, current, form, errors, status_code=status_of(error))

@@ -7,11 +7,12 @@ names the field, when there is one). Both become :class:`FormErrors` in the offi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from popreg.kit.errors import DomainError
 from popreg.web.i18n import Translator
@@ -111,3 +112,23 @@ def input_problem(t: Translator, field_name: str, kind: str, context: Mapping[st
         return t(key, **values)
     except (KeyError, IndexError, ValueError):
         return t("input.invalid", label=label)
+
+
+Outcome = TypeVar("Outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A console form's change that the rules refused (or whose input did not validate)."""
+
+    error: DomainError | ValidationError
+
+
+def submit(session: Session, change: Callable[[], Outcome]) -> Outcome | Refused:
+    """Apply a form's change in a savepoint: a refusal undoes only that change (the request's own
+    writes, such as its access-log entries, still commit) and is returned for the page to show."""
+    try:
+        with session.begin_nested():
+            return change()
+    except (DomainError, ValidationError) as error:
+        return Refused(error)
