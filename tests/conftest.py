@@ -63,7 +63,9 @@ def postgres_url(worker_id: str) -> Iterator[str]:
         if REQUIRE_POSTGRES:
             pytest.fail(f"{problem} (PostgreSQL is required here)")
         pytest.skip(problem)
-    name = f"popreg_test_{worker_id}"
+    # One database per test run and worker, so that two runs on one machine never drop each other's.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:8]
+    name = f"popreg_test_{run}_{worker_id}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -103,8 +105,14 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
-def settings(database: Database) -> Settings:
-    return Settings(profile=Profile.TEST, database_url=database.url, secret_key=TEST_KEY, pin_key=TEST_KEY)
+def settings(database: Database, tmp_path: Path) -> Settings:
+    return Settings(
+        profile=Profile.TEST,
+        database_url=database.url,
+        secret_key=TEST_KEY,
+        pin_key=TEST_KEY,
+        bulk_directory=str(tmp_path / "bulk"),
+    )
 
 
 @pytest.fixture

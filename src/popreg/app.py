@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
 from fastapi import FastAPI
 
 from popreg import __version__
+from popreg.audit.group_commit import GroupCommitLog
 from popreg.cards.api import router as cards_router
 from popreg.kit.apidocs import mount_api_docs
 from popreg.kit.database import Database
@@ -13,6 +19,15 @@ from popreg.kit.settings import Settings, get_settings
 from popreg.officials.api import router as officials_router
 from popreg.registry.api import router as registry_router
 from popreg.registry.pin import SerialPermutation
+from popreg.sharing.api import router as partners_router
+from popreg.sharing.bulk import BulkRunner
+from popreg.sharing.bulk_api import BULK_PATH, MAX_UPLOAD_BYTES
+from popreg.sharing.gate import PartnerGate
+from popreg.sharing.gateway import Gateway, GatewayRoutes, openapi_paths
+from popreg.sharing.lookup import FactsLookup
+from popreg.sharing.reads_api import consents_router, reads_router
+from popreg.sharing.signing import AnswerSigner
+from popreg.sharing.verify_api import router as verify_router
 from popreg.units.api import router as units_router
 from popreg.web.app import mount_console
 from popreg.wiring import configure
@@ -35,7 +50,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     """Build the application for the given settings (read from ``POPREG_*`` variables by default)."""
     settings = settings or get_settings()
     configure()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Counted, because tests may serve one application through two clients at once.
+        if app.state.serving == 0:
+            app.state.gateway.start()
+            app.state.bulk_runner.start()
+        app.state.serving += 1
+        try:
+            yield
+        finally:
+            app.state.serving -= 1
+            if app.state.serving == 0:
+                app.state.bulk_runner.close()
+                app.state.gateway.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="popreg national population register",
         version=__version__,
         description=API_DESCRIPTION,
@@ -45,17 +77,45 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             {"name": "register", "description": "Persons, residences, households and history."},
             {"name": "cards", "description": "Citizen identity cards: lifecycle, MRZ, rendering, offline checks."},
             {"name": "officials", "description": "Sign-in for officials."},
+            {
+                "name": "verification",
+                "description": "Query and verify for partner agencies and businesses: signed answers, "
+                "batch and bulk verification, reads with consent or legal basis.",
+            },
+            {"name": "partners", "description": "Partners, their policies and credentials; access tokens."},
+            {"name": "consents", "description": "Citizens' consents to partners, and who used a person's data."},
             {"name": "reference", "description": "Administrative units, ethnic groups, PIN checks."},
         ],
     )
     app.state.settings = settings
+    app.state.serving = 0
     app.state.database = database or Database(
         settings.database_url, read_url=settings.read_database_url, pool_size=settings.database_pool_size
     )
     app.state.pin_permutation = SerialPermutation(settings.pin_key.get_secret_value().encode())
+    gate = PartnerGate(app.state.database, settings)
+    app.state.partner_gate = gate
+    app.state.gateway = Gateway(
+        gate=gate,
+        signer=AnswerSigner.from_settings(settings),
+        log=GroupCommitLog(app.state.database.url),
+        lookup=FactsLookup(settings.read_database_url or app.state.database.url),
+        refresh_seconds=settings.gateway_refresh_seconds,
+    )
+    app.state.bulk_runner = BulkRunner(app.state.database, directory=Path(settings.bulk_directory))
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit)
-    for router in (officials_router, registry_router, cards_router, units_router):
+    app.add_middleware(BodySizeLimit, path_limits={BULK_PATH: MAX_UPLOAD_BYTES})
+    app.add_middleware(GatewayRoutes, gateway=app.state.gateway)
+    for router in (
+        officials_router,
+        registry_router,
+        cards_router,
+        units_router,
+        verify_router,
+        partners_router,
+        reads_router,
+        consents_router,
+    ):
         app.include_router(router)
 
     @app.get("/health", operation_id="health", tags=["reference"])
@@ -69,4 +129,28 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     mount_api_docs(app)
     mount_console(app)
+    _describe_hot_routes(app)
     return app
+
+
+def _describe_hot_routes(app: FastAPI) -> None:
+    """Add the verification routes, which are answered in front of FastAPI, to the OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            paths, components = openapi_paths()
+            document.setdefault("paths", {}).update(paths)
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(components)
+            document["components"].setdefault("securitySchemes", {})["PartnerToken"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An access token from POST /api/v1/oauth/token (client credentials, private_key_jwt).",
+            }
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

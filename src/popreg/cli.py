@@ -15,6 +15,7 @@ from popreg.kit.settings import get_settings
 from popreg.officials.cli import app as user_app
 from popreg.registry.cli import app as pin_app
 from popreg.registry.cli import export_app, import_app
+from popreg.sharing.cli import app as partner_app
 from popreg.synth.cli import synth
 from popreg.wiring import configure
 
@@ -29,6 +30,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(card_app, name="card")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(partner_app, name="partner")
 app.command("synth")(synth)
 console = Console(stderr=True)
 
@@ -45,7 +47,15 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only).")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes; set POPREG_GATEWAY_WORKERS to the same number.")] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Print a line per HTTP request. Every read of personal data is in the tamper-evident "
+            "access log either way; at thousands of requests per second the printed lines cost CPU.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the API (/api/v1, docs at /docs) and the officials' console (/console)."""
     import uvicorn
@@ -58,6 +68,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        access_log=access_log,
     )
 
 

@@ -1,5 +1,8 @@
 """Imports every package's tables so that the metadata (and Alembic) sees all of them."""
 
+import popreg.sharing.bulk_models  # noqa: F401 - bulk verification jobs
+import popreg.sharing.consent_models  # noqa: F401 - citizens' consents to share with a partner
+import popreg.sharing.models  # noqa: F401 - partners, policies, keys, used assertions, usage
 from popreg.audit.models import AccessLogEntry, AccessLogHead
 from popreg.cards.models import Card
 from popreg.officials.models import Official, OfficialSession

@@ -15,7 +15,7 @@ app = typer.Typer(help="The tamper-evident access log.", no_args_is_help=True)
 
 @app.command("verify")
 def verify() -> None:
-    """Recompute the hash chain; print a JSON report; exit 1 if any entry was changed, removed or moved."""
+    """Recompute the hash chain and every items digest; report each broken entry (seq, kind); exit 1 if any."""
     database = Database(get_settings().database_url)
     with database.read_session() as session:
         report = verify_log(session)

@@ -8,7 +8,7 @@ anything unexpected as ``INTERNAL_ERROR`` without a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -120,18 +120,23 @@ def install_error_handlers(app: FastAPI) -> None:
 class BodySizeLimit:
     """Refuse request bodies over a limit (413 ``INPUT_TOO_LARGE``) before anything reads them."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int = MAX_BODY_BYTES, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Larger limits for the few paths that take files (a bulk verification upload).
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await self._refuse(send, max_bytes)
             return
         received = 0
 
@@ -140,18 +145,18 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await self._refuse(send)
+            await self._refuse(send, max_bytes)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         response = JSONResponse(
-            error_body("INPUT_TOO_LARGE", f"The request body is over {self.max_bytes} bytes."), status_code=413
+            error_body("INPUT_TOO_LARGE", f"The request body is over {max_bytes} bytes."), status_code=413
         )
         await response({"type": "http"}, _empty_receive, send)
 

@@ -51,6 +51,28 @@ class Settings(BaseSettings):
     login_attempts_per_15_minutes: int = 10
     default_language: str = "vi"
     cookie_secure: bool = False
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="PEM of the EC P-256 private key that signs verification answers (JWS ES256). "
+        "Unset in development and tests: a key is derived from POPREG_SECRET_KEY; production requires it.",
+    )
+    access_token_minutes: int = Field(
+        default=10, ge=1, le=60, description="Lifetime of a partner's access token (OAuth 2.0 client credentials)."
+    )
+    gateway_workers: int = Field(
+        default=1, ge=1, description="Serving processes of the gateway: each enforces its share of a partner's rate."
+    )
+    gateway_refresh_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often each process reloads partner policies and shares quota counts: the longest "
+        "a suspension or policy change takes to reach every process.",
+    )
+    bulk_directory: str = Field(
+        default="popreg-bulk",
+        description="Where bulk verification jobs keep their files (the upload and the result, a folder per "
+        "job); every serving process of a deployment must see the same directory.",
+    )
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:
@@ -66,6 +88,10 @@ class Settings(BaseSettings):
             names = ", ".join(f"POPREG_{name.upper()}" for name in weak)
             raise InsecureSettingsError(
                 f"The production profile needs strong secrets: set {names} to at least 32 random characters."
+            )
+        if self.signing_key is None or not self.signing_key.get_secret_value().strip():
+            raise InsecureSettingsError(
+                "The production profile needs POPREG_SIGNING_KEY: the PEM of the EC P-256 key that signs answers."
             )
         if not self.cookie_secure:
             raise InsecureSettingsError("The production profile needs POPREG_COOKIE_SECURE=true (HTTPS only).")

@@ -69,11 +69,38 @@ def unify_tone_placement(text: str) -> str:
     return _TONE_PATTERN.sub(lambda m: _TONE_PLACEMENT[m.group(0)], canonical(text))
 
 
-def strip_diacritics(text: str) -> str:
-    """Remove vowel and tone marks and turn đ into d, keeping case and punctuation."""
+def _decompose_fully(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.translate(_D_STROKE))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", stripped)
+
+
+def _base_letters() -> dict[int, str]:
+    """Every precomposed Latin letter (the blocks Vietnamese uses) mapped to its letter without marks."""
+    table = {ord(letter): base for letter, base in (("đ", "d"), ("Đ", "D"))}
+    for code in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
+        base = _decompose_fully(chr(code))
+        if base != chr(code) and base:
+            table[code] = base
+    return table
+
+
+_BASE_LETTERS = _base_letters()
+
+
+def strip_diacritics(text: str) -> str:
+    """Remove vowel and tone marks and turn đ into d, keeping case and punctuation.
+
+    Runs on every verification, so the common cases take a table lookup per character: ASCII text
+    is returned as it is, and precomposed letters map straight to their base letter; only what is
+    left outside ASCII (decomposed marks on other scripts' letters) takes the full decomposition.
+    """
+    if text.isascii():
+        return text
+    stripped = unicodedata.normalize("NFC", text).translate(_BASE_LETTERS)
+    if stripped.isascii():
+        return stripped
+    return _decompose_fully(stripped)
 
 
 def fold(text: str) -> str:

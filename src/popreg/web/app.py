@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from popreg.cards.pages import router as card_pages
 from popreg.officials.pages import router as officials_pages
 from popreg.registry.pages import router as registry_pages
+from popreg.sharing.pages import pages_router as sharing_pages
 from popreg.web.errors import install_error_pages
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
@@ -22,6 +23,6 @@ def mount_console(app: FastAPI) -> None:
     internet access.
     """
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")
-    for router in (officials_pages, registry_pages, card_pages):
+    for router in (officials_pages, registry_pages, card_pages, sharing_pages):
         app.include_router(router)
     install_error_pages(app)

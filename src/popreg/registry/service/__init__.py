@@ -30,15 +30,19 @@ from popreg.registry.service.persons import (
     set_life_status,
     update_person,
 )
+from popreg.registry.service.provenance import READABLE_FIELDS, Provenanced, field_provenance
 from popreg.registry.service.residences import end_residence, register_residence
 
 __all__ = [
     "DEFAULT_PURPOSE",
+    "READABLE_FIELDS",
+    "Provenanced",
     "add_household_member",
     "add_relation",
     "as_of",
     "create_household",
     "end_residence",
+    "field_provenance",
     "get_household",
     "get_person",
     "get_person_record",

@@ -1,0 +1,157 @@
+"""Builders of partners, keys, client assertions and access tokens for the sharing tests."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import ECKey, OKPKey
+
+from builders import sign_in
+from popreg.kit.database import Database
+from popreg.officials.rules import Role
+from popreg.sharing import service
+from popreg.sharing.api import router as partners_router
+from popreg.sharing.credentials import (
+    CLIENT_ASSERTION_TYPE,
+    access_token_key,
+    client_assertion,
+    generate_key_pair,
+    issue_access_token,
+)
+from popreg.sharing.gate import PartnerGate
+from popreg.sharing.schemas import PartnerCreate, PartnerKind, PolicyIn
+
+TOKEN_URL = "http://testserver/api/v1/oauth/token"
+TEST_KEY = "test-secret-key-of-at-least-32-characters"  # the secret_key of the `settings` fixture
+
+
+def with_partner_routes(app: FastAPI) -> FastAPI:
+    """The application with the partners' router and a gate, whether or not the application has them yet."""
+    if not any(getattr(route, "path", "") == "/api/v1/oauth/token" for route in app.routes):
+        app.include_router(partners_router)
+    if not hasattr(app.state, "partner_gate"):
+        app.state.partner_gate = PartnerGate(app.state.database, app.state.settings)
+    return app
+
+
+def admin_headers(client: TestClient, database: Database, *, username: str = "admin") -> dict[str, str]:
+    """The Authorization header of a signed-in national administrator."""
+    return sign_in(client, database, username=username, role=Role.NATIONAL_ADMIN, jurisdiction_code=None)
+
+
+def policy_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "operations": ["verify", "read"],
+        "verify_fields": ["full_name", "birth_date", "sex"],
+        "read_fields": ["full_name", "birth_date"],
+        "purposes": ["account-opening"],
+        "daily_quota": 1000,
+        "rate_per_second": 1000.0,
+        "burst": 1000,
+    }
+    payload.update(overrides)
+    return payload
+
+
+@dataclass(frozen=True)
+class PartnerKeys:
+    partner_id: str
+    private_jwk: dict[str, str]
+    public_jwk: dict[str, str]
+
+    @property
+    def kid(self) -> str:
+        return self.private_jwk["kid"]
+
+
+def add_partner(
+    database: Database,
+    *,
+    partner_id: str = "vietbank",
+    kind: PartnerKind = PartnerKind.BUSINESS,
+    alg: str = "ES256",
+    **policy: Any,
+) -> PartnerKeys:
+    """A registered partner with a policy (``policy_payload`` plus overrides) and one active key."""
+    private, public = generate_key_pair(alg)
+    with database.unit_of_work() as session:
+        service.create(
+            session, actor=service.CLI_OPERATOR, data=PartnerCreate(id=partner_id, name=partner_id.title(), kind=kind)
+        )
+        service.set_policy(
+            session, actor=service.CLI_OPERATOR, partner_id=partner_id, data=PolicyIn(**policy_payload(**policy))
+        )
+        service.add_key(session, actor=service.CLI_OPERATOR, partner_id=partner_id, jwk=public)
+    return PartnerKeys(partner_id=partner_id, private_jwk=private, public_jwk=public)
+
+
+def add_key(database: Database, partner_id: str, *, alg: str = "ES256") -> PartnerKeys:
+    """Another active key for an existing partner."""
+    private, public = generate_key_pair(alg)
+    with database.unit_of_work() as session:
+        service.add_key(session, actor=service.CLI_OPERATOR, partner_id=partner_id, jwk=public)
+    return PartnerKeys(partner_id=partner_id, private_jwk=private, public_jwk=public)
+
+
+def signed_assertion(keys: PartnerKeys, *, header: dict[str, Any] | None = None, **claims: Any) -> str:
+    """A client assertion whose claims and header the test chooses (defaults: a valid one)."""
+    now = int(time.time())
+    body: dict[str, Any] = {
+        "iss": keys.partner_id,
+        "sub": keys.partner_id,
+        "aud": TOKEN_URL,
+        "iat": now,
+        "exp": now + 60,
+        "jti": secrets.token_urlsafe(16),
+    }
+    body.update(claims)
+    body = {name: value for name, value in body.items() if value is not None}
+    alg = keys.private_jwk["alg"]
+    key = ECKey.import_key(keys.private_jwk) if keys.private_jwk["kty"] == "EC" else OKPKey.import_key(keys.private_jwk)
+    return jwt.encode({"alg": alg, "kid": keys.kid, **(header or {})}, body, key, algorithms=[alg])
+
+
+def token_form(assertion: str, **overrides: str | None) -> dict[str, str]:
+    form: dict[str, str | None] = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+    form.update(overrides)
+    return {name: value for name, value in form.items() if value is not None}
+
+
+def request_token(client: TestClient, keys: PartnerKeys, **form: str | None) -> Any:
+    """POST /api/v1/oauth/token with a fresh, valid client assertion."""
+    assertion = client_assertion(keys.private_jwk, partner_id=keys.partner_id, token_url=TOKEN_URL)
+    return client.post("/api/v1/oauth/token", data=token_form(assertion, **form))
+
+
+def access_token(
+    partner_id: str = "vietbank",
+    *,
+    scope: tuple[str, ...] = ("verify", "read"),
+    lifetime_seconds: int = 600,
+    issued_seconds_ago: int = 0,
+    secret_key: str = TEST_KEY,
+) -> str:
+    """An access token as the token endpoint issues it, signed with the test settings' secret."""
+    token, _claims = issue_access_token(
+        key=access_token_key(secret_key),
+        partner_id=partner_id,
+        scope=scope,
+        policy_version=2,
+        lifetime_seconds=lifetime_seconds,
+        now=int(time.time()) - issued_seconds_ago,
+    )
+    return token
+
+
+def bearer(token: str) -> str:
+    return f"Bearer {token}"
