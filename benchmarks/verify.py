@@ -58,6 +58,7 @@ from popreg.sharing.credentials import client_assertion, generate_key_pair
 from popreg.sharing.gate import PartnerGate
 from popreg.sharing.gateway import Gateway, VerifyRequest, _verify_decoder
 from popreg.sharing.lookup import FactsLookup
+from popreg.sharing.models import PartnerKey
 from popreg.sharing.rules import MatchMode, verify_claims
 from popreg.sharing.schemas import PartnerCreate, PartnerKind, PolicyIn
 from popreg.sharing.signing import AnswerSigner
@@ -93,6 +94,11 @@ def prepare_partner(database: Database) -> dict[str, str]:
                 burst=1_000_000,
             ),
         )
+        active = session.execute(
+            select(PartnerKey.kid).where(PartnerKey.partner_id == PARTNER, PartnerKey.status == "active")
+        ).scalars()
+        for kid in list(active):  # a partner holds at most five active keys: each run brings its own
+            service.retire_key(session, actor=service.CLI_OPERATOR, partner_id=PARTNER, kid=kid)
         service.add_key(session, actor=service.CLI_OPERATOR, partner_id=PARTNER, jwk=public)
     return private
 

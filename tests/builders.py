@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from popreg.kit.database import Database
@@ -71,3 +72,15 @@ def register(client: TestClient, headers: dict[str, str], **overrides: Any) -> d
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def register_over_http(base_url: str, *, username: str = "officer", **overrides: Any) -> str:
+    """A person registered through a served application's API by an official; returns the PIN."""
+    with httpx.Client(base_url=base_url, timeout=20) as api:
+        token = api.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+        assert token.status_code == 200, token.text
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        created = api.post("/api/v1/persons", json=person_payload(**overrides), headers=headers)
+        assert created.status_code == 201, created.text
+        pin: str = created.json()["pin"]
+        return pin

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -24,6 +25,11 @@ from popreg.kit.settings import Profile, Settings
 from popreg.wiring import configure
 
 POSTGRES_ADMIN_URL = os.environ.get("POPREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# Speed is measured by the benchmarks, never asserted in tests: no per-example deadline, which fails
+# at random on a loaded two-core machine.
+hypothesis_settings.register_profile("popreg", deadline=None)
+hypothesis_settings.load_profile("popreg")
+
 REQUIRE_POSTGRES = bool(os.environ.get("CI") or os.environ.get("POPREG_REQUIRE_POSTGRES"))
 TEST_KEY = "test-secret-key-of-at-least-32-characters"
 

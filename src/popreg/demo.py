@@ -111,6 +111,7 @@ def build_demo(*, database_file: str, people: int, seed: int, console: Console) 
             key_file = keys_folder / f"{partner.partner_id}.private.jwk.json"
             key_file.write_text(json.dumps(private_jwk, indent=2))
             key_file.chmod(0o600)
+    database.refresh_statistics()
     database.dispose()
     loaded = time.perf_counter()
     console.print(

@@ -8,28 +8,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 from test_console_browser import _sign_in, browser, chromium, console_url  # noqa: F401 - shared fixtures
 
-from builders import BA_DINH, PASSWORD, add_official, person_payload
+from builders import BA_DINH, add_official, register_over_http
 from popreg.kit.database import Database
 
 pytestmark = pytest.mark.browser
 NAME = "Nguyễn Thị Minh Khai"
-
-
-def _register_person(base_url: str) -> str:
-    """A person registered through the API by the signed-in official's colleague."""
-    with httpx.Client(base_url=base_url, timeout=20) as api:
-        token = api.post("/api/v1/auth/token", json={"username": "officer", "password": PASSWORD})
-        assert token.status_code == 200, token.text
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        created = api.post("/api/v1/persons", json=person_payload(full_name=NAME), headers=headers)
-        assert created.status_code == 201, created.text
-        pin: str = created.json()["pin"]
-        return pin
 
 
 def test_an_official_issues_a_card_and_downloads_its_rendering(
@@ -39,7 +26,7 @@ def test_an_official_issues_a_card_and_downloads_its_rendering(
     tmp_path: Path,
 ) -> None:
     add_official(database, username="officer", jurisdiction_code=BA_DINH)
-    pin = _register_person(console_url)
+    pin = register_over_http(console_url, full_name=NAME)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     _sign_in(page, console_url)
 

@@ -13,23 +13,12 @@ import pytest
 from playwright.sync_api import Browser, expect
 from test_console_browser import _sign_in, browser, chromium, console_url  # noqa: F401 - shared fixtures
 
-from builders import BA_DINH, PASSWORD, add_official, person_payload
+from builders import BA_DINH, add_official, register_over_http
 from popreg.kit.database import Database
 from sharing_builders import access_token, add_partner, bearer
 
 pytestmark = pytest.mark.browser
 NAME = "Phạm Thị Thu Hà"
-
-
-def _register_person(base_url: str) -> str:
-    with httpx.Client(base_url=base_url, timeout=20) as api:
-        token = api.post("/api/v1/auth/token", json={"username": "officer", "password": PASSWORD})
-        assert token.status_code == 200, token.text
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        created = api.post("/api/v1/persons", json=person_payload(full_name=NAME), headers=headers)
-        assert created.status_code == 201, created.text
-        pin: str = created.json()["pin"]
-        return pin
 
 
 def test_an_official_records_a_consent_and_sees_the_banks_read_among_the_data_uses(
@@ -40,7 +29,7 @@ def test_an_official_records_a_consent_and_sees_the_banks_read_among_the_data_us
 ) -> None:
     add_official(database, username="officer", jurisdiction_code=BA_DINH)
     add_partner(database, partner_id="vietbank", read_fields=["full_name", "birth_date", "permanent_address"])
-    pin = _register_person(console_url)
+    pin = register_over_http(console_url, full_name=NAME)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _sign_in(page, console_url)
 

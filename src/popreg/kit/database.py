@@ -129,6 +129,21 @@ class Database:
         with self._read_sessions() as session, session.begin():
             yield session
 
+    def refresh_statistics(self) -> None:
+        """Let the query planner learn the new sizes after a bulk load.
+
+        Without it PostgreSQL plans against the statistics of the empty tables (or none) and may
+        choose sequential scans for the register's point lookups until autovacuum catches up; a
+        verification query that takes a millisecond can then take seconds. SQLite's ``optimize``
+        analyses only what changed enough to matter.
+        """
+        with self.engine.connect() as connection:
+            if self.backend == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+            else:
+                connection.exec_driver_sql("PRAGMA optimize")
+                connection.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.read_engine is not self.engine:

@@ -451,6 +451,7 @@ def import_persons(
             last_line = int(lines[-1]) if len(lines) else last_line
         if deferred:
             _rebuild_deferred_indexes(database)
+        database.refresh_statistics()
         with database.unit_of_work() as session:
             job = session.get(ImportJob, job_id, with_for_update=True)
             assert job is not None  # noqa: S101

@@ -251,9 +251,14 @@ class Gateway:
         self._refresher: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the log writer, the register reader and the policy refresher of this process."""
+        """Start the log writer, the register reader and the policy refresher of this process, with
+        every partner's policy loaded, so no request waits for the database to learn one."""
         self.log.start()
         self.lookup.start()
+        try:
+            self.gate.refresh()
+        except Exception:
+            logger.exception("partner policies could not be loaded at start; they load on first use")
         if self._refresher is None:
             self._stopping.clear()
             self._refresher = threading.Thread(target=self._refresh_policies, name="popreg-policies", daemon=True)

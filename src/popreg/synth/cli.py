@@ -63,6 +63,7 @@ def synth(
             totals["households"] += summary.households
             totals["residences"] += summary.residences
             totals["relations"] += summary.relations
+        database.refresh_statistics()
         where = {"database": database.url.split("@")[-1]}
     seconds = time.perf_counter() - started
     console.print(

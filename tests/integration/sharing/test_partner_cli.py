@@ -39,7 +39,7 @@ def test_the_operator_registers_a_partner_with_policy_and_key_then_rotates_and_s
     public_file.write_text(generated.stdout, encoding="utf-8")
     added = run("add-key", "vietbank", str(public_file))
     kid = json.loads(generated.stdout)["kid"]
-    retired = run("retire-key", "vietbank", kid)
+    retired = run("retire-key", "vietbank", "--", kid)  # a key id may start with "-"
     suspended = run("suspend", "vietbank", "--reason", "contract ended")
     resumed = run("resume", "vietbank")
     listed = run("list")
