@@ -82,6 +82,13 @@ class ReadAnswer(BaseModel):
     attributes: dict[str, AttributeRead]
 
 
+class SignedReadAnswer(ReadAnswer):
+    """The answer as sent: with ``signature``, a compact JWS (ES256) whose payload is the answer without
+    that member, verifiable with ``GET /api/v1/verify/jwks`` like a verification answer."""
+
+    signature: str
+
+
 class ReadRefused(Exception):
     """A refused read, already written to the access log under ``transaction_id``."""
 

@@ -55,7 +55,7 @@ _READ_ERRORS: dict[int | str, dict[str, Any]] = {
 @reads_router.post(
     "/persons/read",
     operation_id="read_person",
-    response_model=reads.ReadAnswer,
+    response_model=reads.SignedReadAnswer,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -90,8 +90,10 @@ async def read_person(request: Request) -> Response:
         )
     except reads.ReadRefused as refused:
         return _refusal(refused)
+    payload = answer.model_dump_json().encode()
+    signature = request.app.state.gateway.signer.sign(payload)
     return Response(
-        answer.model_dump_json(),
+        payload[:-1] + b',"signature":"' + signature.encode("ascii") + b'"}',
         media_type="application/json",
         headers={**NO_STORE, "X-Transaction-Id": answer.transaction_id},
     )

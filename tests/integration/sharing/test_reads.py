@@ -3,10 +3,13 @@ agency, provenance of every attribute, and an access-log entry for every request
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from joserfc import jws
+from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
 from builders import register, sign_in
@@ -83,6 +86,9 @@ def test_a_business_with_the_persons_consent_reads_the_consented_attributes_and_
     assert body["attributes"]["birth_date"]["value"] == "1990-05-12"
     assert answer.headers["x-transaction-id"] == body["transaction_id"]
     assert answer.headers["cache-control"] == "no-store"
+    keys = KeySet.import_key_set(client.get("/api/v1/verify/jwks").json())
+    signed = jws.deserialize_compact(body.pop("signature"), keys, algorithms=["ES256"])
+    assert json.loads(signed.payload) == body
 
     (entry,) = read_entries(database)
     assert (entry.principal_kind, entry.principal_id, entry.person_pin) == ("partner", "vietbank", pin)
