@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="PEM of the EC P-256 private key that signs verification answers (JWS ES256). "
         "Unset in development and tests: a key is derived from POPREG_SECRET_KEY; production requires it.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The platform's public base URL (https://popreg.example) when a proxy terminates TLS: "
+        "partners' client assertions may name its token endpoint as their audience.",
+    )
     access_token_minutes: int = Field(
         default=10, ge=1, le=60, description="Lifetime of a partner's access token (OAuth 2.0 client credentials)."
     )

@@ -30,6 +30,7 @@ from popreg.sharing.schemas import (
     TokenErrorRead,
 )
 
+TOKEN_PATH = "/api/v1/oauth/token"  # noqa: S105 - a URL path, not a secret
 router = APIRouter(prefix="/api/v1", tags=["partners"])
 PartnerId = Annotated[str, Path(max_length=40, description="The partner's slug, e.g. vietbank.")]
 KeyId = Annotated[str, Path(max_length=100, description="The key id ('kid') of the partner's key.")]
@@ -191,7 +192,7 @@ def issue_partner_token(
                 scope=scope,
                 client_id=client_id,
             ),
-            audiences=[str(request.url.replace(query=""))],
+            audiences=token_audiences(str(request.url.replace(query="")), request.app.state.settings.public_url),
             token_key=access_token_key(settings.secret_key.get_secret_value()),
             lifetime_seconds=settings.access_token_minutes * 60,
         )
@@ -204,3 +205,12 @@ def issue_partner_token(
         scope=issued.scope,
     )
     return JSONResponse(body.model_dump(), headers=_NO_STORE)
+
+
+def token_audiences(request_url: str, public_url: str | None) -> list[str]:
+    """The ``aud`` values a client assertion may carry: the URL the request came to and, behind a
+    proxy that terminates TLS, the public URL of this endpoint (``POPREG_PUBLIC_URL``)."""
+    audiences = [request_url]
+    if public_url:
+        audiences.append(public_url.rstrip("/") + TOKEN_PATH)
+    return audiences
