@@ -21,7 +21,7 @@ from popreg.registry.api import router as registry_router
 from popreg.registry.pin import SerialPermutation
 from popreg.sharing.api import router as partners_router
 from popreg.sharing.bulk import BulkRunner
-from popreg.sharing.bulk_api import BULK_PATH, MAX_UPLOAD_BYTES
+from popreg.sharing.bulk_api import BULK_PATH, MAX_UPLOAD_BYTES, bulk_router
 from popreg.sharing.gate import PartnerGate
 from popreg.sharing.gateway import Gateway, GatewayRoutes, openapi_paths
 from popreg.sharing.lookup import FactsLookup
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         partners_router,
         reads_router,
         consents_router,
+        bulk_router,
     ):
         app.include_router(router)
 

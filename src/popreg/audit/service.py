@@ -150,6 +150,12 @@ def _insert_rows(connection: Connection, table: Table, rows: list[tuple[Any, ...
         connection.exec_driver_sql(statement, rows)
 
 
+def _storable(text: str) -> str:
+    """Untrusted text as every backend stores it: NUL, which no PostgreSQL text column takes (and which
+    would fail the group commit of everyone else's entries), becomes U+FFFD; the length is unchanged."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def write_entries(connection: Connection, entries: Sequence[PendingEntry]) -> list[tuple[Any, ...]]:
     """Chain and insert already checked entries in ``connection``'s transaction; the rows as written,
     each a tuple in the column order of ``access_log`` (``ENTRY_COLUMNS``; the sequence number first).
@@ -173,12 +179,12 @@ def write_entries(connection: Connection, entries: Sequence[PendingEntry]) -> li
             seq=seq,
             occurred_at=now if entry.occurred_at is None else entry.occurred_at.astimezone(UTC),
             principal_kind=entry.principal_kind,
-            principal_id=entry.principal_id,
+            principal_id=_storable(entry.principal_id),
             action=entry.action,
             person_pin=entry.person_pin,
-            fields=",".join(entry.fields),
-            purpose=entry.purpose,
-            legal_basis=entry.legal_basis,
+            fields=_storable(",".join(entry.fields)),
+            purpose=_storable(entry.purpose),
+            legal_basis=_storable(entry.legal_basis),
             result=entry.result,
             transaction_id=entry.transaction_id,
             item_count=len(entry.items) if entry.items else None,

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -98,6 +98,19 @@ def install_error_handlers(app: FastAPI) -> None:
                 "The change conflicts with another one made at the same time; read the record again and retry.",
             ),
             status_code=409,
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> Response:
+        # Input the database cannot take as given (a NUL character in a text, a number out of range),
+        # found only when it reaches PostgreSQL: an input error, not a defect.
+        logger.warning("input refused by the database: %s", exc.orig)
+        return JSONResponse(
+            error_body(
+                "INPUT_INVALID",
+                "A value of the request cannot be stored or looked up (for example a text with a NUL character).",
+            ),
+            status_code=422,
         )
 
     @app.exception_handler(OperationalError)

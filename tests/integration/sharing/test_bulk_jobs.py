@@ -25,7 +25,7 @@ from popreg.kit.clock import utc_now
 from popreg.kit.database import Database
 from popreg.kit.settings import Profile, Settings
 from popreg.sharing import bulk
-from popreg.sharing.bulk_api import BULK_PATH, bulk_router
+from popreg.sharing.bulk_api import BULK_PATH
 from popreg.sharing.bulk_models import VerificationJob
 from sharing_builders import TEST_KEY, access_token, add_partner, bearer
 
@@ -48,8 +48,7 @@ def settings(database: Database, tmp_path: Path) -> Settings:
 def runner(client: TestClient, database: Database, settings: Settings) -> Iterator[bulk.BulkRunner]:
     """The application's job runner, with chunks of three rows so that small files take several."""
     app: Any = client.app
-    if not any(getattr(route, "path", "") == BULK_PATH for route in app.routes):
-        app.include_router(bulk_router)
+    app.state.bulk_runner.close()  # the application's own runner steps aside for this one
     job_runner = bulk.BulkRunner(database, directory=Path(settings.bulk_directory), chunk_rows=3, poll_seconds=0.05)
     app.state.bulk_runner = job_runner
     yield job_runner
@@ -300,7 +299,7 @@ def test_another_partner_cannot_see_a_job_or_its_results(client, database, runne
 
 def test_results_are_refused_until_the_job_has_completed(client, database, token, settings):
     app: Any = client.app
-    app.include_router(bulk_router)
+    app.state.bulk_runner.close()
     idle = bulk.BulkRunner(database, directory=Path(settings.bulk_directory))
     idle.start = lambda: None  # type: ignore[method-assign]  # a process whose runner never gets to the job
     app.state.bulk_runner = idle
