@@ -386,6 +386,67 @@ def in_process_figures(url: str, bodies: list[dict[str, Any]], *, requests: int)
     return result
 
 
+def bulk_claims_file(database: Database, rows: int, folder: Path) -> Path:
+    """A Parquet file of ``rows`` claims (PIN, name, date of birth, sex) taken from the register in
+    PIN order, every tenth with a wrong name, as a partner's own customer file would be."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with database.read_session() as session:
+        result = session.execute(
+            select(Person.pin, Person.full_name, Person.birth_date, Person.sex).order_by(Person.pin).limit(rows)
+        )
+        pins, names, born, sexes = [], [], [], []
+        for pin, name, birth_date, sex in result:
+            pins.append(pin)
+            names.append(name if len(pins) % 10 else "Trần Văn Sai")
+            born.append(birth_date.isoformat())
+            sexes.append(sex)
+    path = folder / f"claims-{rows}.parquet"
+    pq.write_table(pa.table({"pin": pins, "full_name": names, "birth_date": born, "sex": sexes}), path)
+    return path
+
+
+def bulk_figures(url: str, claims: Path, private: dict[str, str], folder: Path) -> dict[str, Any]:
+    """Submit the file to a served platform and wait for the job: seconds from upload to completion."""
+    port = free_port()
+    server = serve(url, port, 1, folder)
+    try:
+        token = get_token(port, private)
+        headers = {"Authorization": f"Bearer {token}"}
+        started = time.monotonic()
+        with claims.open("rb") as upload:
+            submitted = httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/verify/bulk",
+                headers=headers,
+                data={"purpose": "account-opening"},
+                files={"file": (claims.name, upload, "application/octet-stream")},
+                timeout=600,
+            )
+        submitted.raise_for_status()
+        job_id = submitted.json()["job_id"]
+        status: dict[str, Any] = {}
+        while time.monotonic() - started < 3600:
+            status = httpx.get(f"http://127.0.0.1:{port}/api/v1/verify/bulk/{job_id}", headers=headers).json()
+            if status["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.5)
+        seconds = time.monotonic() - started
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return {
+        "rows": status.get("rows_total"),
+        "status": status.get("status"),
+        "seconds": round(seconds, 1),
+        "rows_per_second": round((status.get("rows_total") or 0) / seconds),
+        "counts": status.get("counts"),
+    }
+
+
 def count_persons(database: Database) -> int:
     with database.read_session() as session:
         return int(session.execute(text("SELECT count(*) FROM persons")).scalar_one())
@@ -398,6 +459,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--sample", type=int, default=20_000)
     parser.add_argument("--in-process-requests", type=int, default=20_000)
+    parser.add_argument("--bulk-rows", type=int, default=0, help="Also verify a file of this many rows as a job.")
+    parser.add_argument("--only-bulk", action="store_true", help="Skip the single and batch measurements.")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian package 'wrk').")
@@ -409,7 +472,15 @@ def main() -> None:
         console.print(f"[bold]{url.split('@')[-1]}[/bold]: {persons:,} persons")
         private = prepare_partner(database)
         bodies = sample_bodies(database, arguments.sample)
+        if arguments.bulk_rows:
+            with tempfile.TemporaryDirectory() as folder:
+                claims = bulk_claims_file(database, arguments.bulk_rows, Path(folder))
+                bulk = bulk_figures(url, claims, private, Path(folder))
+            console.print(f"  bulk: {bulk}")
+            results.append({"backend": url.split(":")[0].split("+")[0], "persons": persons, "bulk": bulk})
         database.dispose()
+        if arguments.only_bulk:
+            continue
         in_process = in_process_figures(url, bodies, requests=arguments.in_process_requests)
         console.print(f"  in process: {in_process}")
         for workers in (int(value) for value in arguments.workers.split(",")):
@@ -442,6 +513,8 @@ def main() -> None:
     ):
         table.add_column(column, justify="right")
     for row in results:
+        if "bulk" in row:
+            continue
         single, batch = row["single"], row["batch"]
         table.add_row(
             row["backend"],
