@@ -22,7 +22,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 import pyarrow as pa
@@ -35,7 +35,7 @@ from popreg.kit.errors import DomainError, InvalidInput
 from popreg.kit.http import MAX_BODY_BYTES
 from popreg.registry.pin import check_pin
 from popreg.sharing.columns import verify_table
-from popreg.sharing.gate import PartnerGate
+from popreg.sharing.gate import PartnerContext, PartnerGate
 from popreg.sharing.lookup import FactsLookup
 from popreg.sharing.rules import VERIFIABLE_FIELDS, Claims, MatchMode, verify_claims
 from popreg.sharing.signing import AnswerSigner
@@ -146,6 +146,7 @@ class SignedAnswer(msgspec.Struct):
     signature: str
 
 
+Body = TypeVar("Body", VerifyRequest, BatchRequest)
 Headers = tuple[tuple[bytes, bytes], ...]
 Reply = tuple[int, bytes, Headers]
 """An HTTP answer of the hot path: status, JSON body, extra headers."""
@@ -285,16 +286,23 @@ class Gateway:
             except Exception:
                 logger.exception("partner policies could not be refreshed; the previous ones stay in force")
 
+    def _open(
+        self, entry: _EntryDraft, authorization: str | None, decoder: msgspec.json.Decoder[Body], body: bytes
+    ) -> tuple[PartnerContext, Body]:
+        """Authenticate the partner, then decode and validate the body: the first steps of every hot
+        request, in that order, so that a caller without a valid token learns nothing of the contract."""
+        context = self.gate.authenticate(authorization)
+        entry.principal = ("partner", context.partner_id)
+        try:
+            return context, decoder.decode(body)
+        except msgspec.DecodeError as error:
+            raise _Refused(_decode_refusal(error)) from None
+
     async def verify(self, body: bytes, authorization: str | None) -> Reply:
         transaction_id = _transaction_id()
         entry = _EntryDraft(transaction_id=transaction_id, action="verify")
         try:
-            context = self.gate.authenticate(authorization)
-            entry.principal = ("partner", context.partner_id)
-            try:
-                request = _verify_decoder.decode(body)
-            except msgspec.DecodeError as error:
-                raise _Refused(_decode_refusal(error)) from None
+            context, request = self._open(entry, authorization, _verify_decoder, body)
             entry.pin, entry.purpose, entry.legal_basis = request.pin, request.purpose, request.legal_basis
             claims = request.claims.to_claims()
             entry.fields = claims.claimed_fields()
@@ -333,12 +341,7 @@ class Gateway:
         transaction_id = _transaction_id()
         entry = _EntryDraft(transaction_id=transaction_id, action="verify.batch")
         try:
-            context = self.gate.authenticate(authorization)
-            entry.principal = ("partner", context.partner_id)
-            try:
-                request = _batch_decoder.decode(body)
-            except msgspec.DecodeError as error:
-                raise _Refused(_decode_refusal(error)) from None
+            context, request = self._open(entry, authorization, _batch_decoder, body)
             entry.purpose, entry.legal_basis = request.purpose, request.legal_basis
             claims = _claim_columns(request)
             entry.fields = tuple(claims)
