@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey
@@ -16,7 +15,6 @@ from builders import sign_in
 from popreg.kit.database import Database
 from popreg.officials.rules import Role
 from popreg.sharing import service
-from popreg.sharing.api import router as partners_router
 from popreg.sharing.credentials import (
     CLIENT_ASSERTION_TYPE,
     access_token_key,
@@ -24,20 +22,10 @@ from popreg.sharing.credentials import (
     generate_key_pair,
     issue_access_token,
 )
-from popreg.sharing.gate import PartnerGate
 from popreg.sharing.schemas import PartnerCreate, PartnerKind, PolicyIn
 
 TOKEN_URL = "http://testserver/api/v1/oauth/token"
 TEST_KEY = "test-secret-key-of-at-least-32-characters"  # the secret_key of the `settings` fixture
-
-
-def with_partner_routes(app: FastAPI) -> FastAPI:
-    """The application with the partners' router and a gate, whether or not the application has them yet."""
-    if not any(getattr(route, "path", "") == "/api/v1/oauth/token" for route in app.routes):
-        app.include_router(partners_router)
-    if not hasattr(app.state, "partner_gate"):
-        app.state.partner_gate = PartnerGate(app.state.database, app.state.settings)
-    return app
 
 
 def admin_headers(client: TestClient, database: Database, *, username: str = "admin") -> dict[str, str]:

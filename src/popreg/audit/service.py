@@ -8,6 +8,8 @@ inserts: the gateway appends thousands of entries a second (see ``audit.group_co
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,6 +156,16 @@ def _storable(text: str) -> str:
     """Untrusted text as every backend stores it: NUL, which no PostgreSQL text column takes (and which
     would fail the group commit of everyone else's entries), becomes U+FFFD; the length is unchanged."""
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+_PROCESS_PREFIX = secrets.token_hex(8)
+_SEQUENCE = itertools.count(1)
+
+
+def new_transaction_id() -> str:
+    """The id that names one request in the access log and in its answer: unique across processes and
+    restarts (a random prefix per process, then a counter) and cheap, since every request takes one."""
+    return f"{_PROCESS_PREFIX}{next(_SEQUENCE):016x}"
 
 
 def write_entries(connection: Connection, entries: Sequence[PendingEntry]) -> list[tuple[Any, ...]]:

@@ -127,7 +127,8 @@ LEGACY_PROVINCE_CODES: Mapping[str, str] = MappingProxyType(
 """The 63 provinces that existed before July 2025, by their three-digit PIN code, with the
 province's Vietnamese name. A PIN is permanent, so these codes stay valid after the 2025 merger."""
 
-_TWELVE_ASCII_DIGITS = re.compile(r"[0-9]{12}")
+PIN_SHAPE = re.compile(r"[0-9]{12}")
+"""Exactly twelve ASCII digits: the shape of a PIN, before any check of what its parts say."""
 _SIX_ASCII_DIGITS = re.compile(r"[0-9]{6}")
 _SHORT_ASCII_CODE = re.compile(r"[0-9]{1,3}")
 
@@ -288,7 +289,7 @@ def check_pin(
     A consistency check runs only when the corresponding argument is given.
     """
     text = pin.strip() if isinstance(pin, str) else ""
-    if not _TWELVE_ASCII_DIGITS.fullmatch(text):
+    if not PIN_SHAPE.fullmatch(text):
         return PinCheck(
             pin=text,
             valid=False,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -31,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from sqlalchemy.engine import Connection
 
+from popreg.registry.pin import PIN_SHAPE
 from popreg.sharing.rules import VERIFIABLE_FIELDS, CardFact, RegisterFacts
 
 CARD_TYPE = pa.struct([("issued_on", pa.date32()), ("expiry_date", pa.date32()), ("status", pa.string())])
@@ -50,7 +50,6 @@ FACTS_SCHEMA = pa.schema(
 )
 """One row per person found. ``cards`` lists the cards that were handed over (date of issue known)."""
 
-PIN_PATTERN = re.compile(r"[0-9]{12}")
 TABLE_CHUNK = 200_000
 """PINs per query of the column-wise reader: large enough to amortise a round trip, small enough to
 keep the plan an index lookup per PIN and the memory of one answer modest."""
@@ -90,7 +89,7 @@ def fetch_facts(connection: Any, pins: Sequence[str]) -> dict[str, RegisterFacts
     ``connection`` is an SQLAlchemy :class:`~sqlalchemy.engine.Connection` or a DBAPI connection
     (``sqlite3`` or ``psycopg``); the query runs in its current transaction, if any.
     """
-    wanted = list(dict.fromkeys(pin for pin in pins if PIN_PATTERN.fullmatch(pin)))
+    wanted = list(dict.fromkeys(pin for pin in pins if PIN_SHAPE.fullmatch(pin)))
     if not wanted:
         return {}
     raw, postgresql = _driver_connection(connection)

@@ -15,10 +15,8 @@ If the log cannot be written the partner gets ``ACCESS_LOG_UNAVAILABLE`` and no 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import re
-import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,11 +27,11 @@ import pyarrow as pa
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from popreg.audit.group_commit import GroupCommitLog
-from popreg.audit.service import PendingEntry
+from popreg.audit.service import PendingEntry, new_transaction_id
 from popreg.kit.clock import today_in_vietnam
 from popreg.kit.errors import DomainError, InvalidInput
-from popreg.kit.http import MAX_BODY_BYTES
-from popreg.registry.pin import check_pin
+from popreg.kit.http import MAX_BODY_BYTES, error_body
+from popreg.registry.pin import PIN_SHAPE, check_pin
 from popreg.sharing.columns import verify_table
 from popreg.sharing.gate import PartnerContext, PartnerGate
 from popreg.sharing.lookup import FactsLookup
@@ -45,7 +43,6 @@ logger = logging.getLogger("popreg.sharing.gateway")
 VERIFY_PATH = "/api/v1/verify"
 BATCH_PATH = "/api/v1/verify/batch"
 MAX_BATCH_ITEMS = 1000
-_PIN_SHAPE = re.compile(r"[0-9]{12}")
 
 ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 Purpose = Annotated[str, msgspec.Meta(min_length=1, max_length=60, description="A purpose code of the policy.")]
@@ -63,15 +60,7 @@ class ClaimsIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     card_issued_on: Annotated[str, msgspec.Meta(max_length=10, description="YYYY-MM-DD")] | None = None
 
     def to_claims(self) -> Claims:
-        return Claims(
-            full_name=self.full_name,
-            birth_date=self.birth_date,
-            sex=self.sex,
-            nationality=self.nationality,
-            permanent_commune_code=self.permanent_commune_code,
-            permanent_address=self.permanent_address,
-            card_issued_on=self.card_issued_on,
-        )
+        return Claims(**msgspec.structs.asdict(self))
 
 
 class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -210,7 +199,7 @@ def _decode_refusal(error: msgspec.DecodeError) -> _Refusal:
 
 def _require_pin_shape(pin: str) -> None:
     """A PIN that cannot exist is an input error (its shape says nothing about the register)."""
-    if _PIN_SHAPE.fullmatch(pin):
+    if PIN_SHAPE.fullmatch(pin):
         return
     check = check_pin(pin)
     first = check.errors[0] if check.errors else None
@@ -299,7 +288,7 @@ class Gateway:
             raise _Refused(_decode_refusal(error)) from None
 
     async def verify(self, body: bytes, authorization: str | None) -> Reply:
-        transaction_id = _transaction_id()
+        transaction_id = new_transaction_id()
         entry = _EntryDraft(transaction_id=transaction_id, action="verify")
         try:
             context, request = self._open(entry, authorization, _verify_decoder, body)
@@ -338,7 +327,7 @@ class Gateway:
         return await self._answer(entry, _encoder.encode(answer))
 
     async def verify_batch(self, body: bytes, authorization: str | None) -> Reply:
-        transaction_id = _transaction_id()
+        transaction_id = new_transaction_id()
         entry = _EntryDraft(transaction_id=transaction_id, action="verify.batch")
         try:
             context, request = self._open(entry, authorization, _batch_decoder, body)
@@ -350,7 +339,7 @@ class Gateway:
                 context, operation="verify", fields=entry.fields, purpose=request.purpose, cost=len(request.items)
             )
             pins = [item.pin for item in request.items]
-            facts = await self.lookup.table([pin for pin in pins if _PIN_SHAPE.fullmatch(pin)], fields=entry.fields)
+            facts = await self.lookup.table([pin for pin in pins if PIN_SHAPE.fullmatch(pin)], fields=entry.fields)
             results, items = _verify_items(request, pins, claims, facts, threshold=threshold)
         except _Refused as refused:
             return await self.refuse(entry, refused.refusal)
@@ -369,10 +358,9 @@ class Gateway:
         return await self._answer(entry, _encoder.encode(answer))
 
     async def _answer(self, entry: _EntryDraft, payload: bytes) -> Reply:
-        signature = self.signer.sign(payload)
+        body = self.signer.signed_json(payload)
         if not await self._log(entry):
             return _unavailable(entry.transaction_id)
-        body = payload[:-1] + b',"signature":"' + signature.encode("ascii") + b'"}'
         return 200, body, ((b"x-transaction-id", entry.transaction_id.encode("ascii")),)
 
     async def refuse(self, entry: _EntryDraft, refusal: _Refusal) -> Reply:
@@ -381,7 +369,7 @@ class Gateway:
             return _unavailable(entry.transaction_id)
         details = dict(refusal.details or {})
         details["transaction_id"] = entry.transaction_id
-        body = _encoder.encode({"error": {"code": refusal.code, "message": refusal.message, "details": details}})
+        body = _encoder.encode(error_body(refusal.code, refusal.message, details))
         headers = ((b"x-transaction-id", entry.transaction_id.encode("ascii")), *refusal.headers)
         return refusal.status, body, headers
 
@@ -432,7 +420,7 @@ def _verify_items(
     results: list[BatchItemAnswer] = []
     items: list[tuple[str | None, str]] = []
     for row, item in enumerate(request.items):
-        pin = item.pin if _PIN_SHAPE.fullmatch(item.pin) else None
+        pin = item.pin if PIN_SHAPE.fullmatch(item.pin) else None
         code = column["error_code"][row]
         if code is not None:
             field = column["error_field"][row]
@@ -476,7 +464,7 @@ class _EntryDraft:
         self.items: list[tuple[str | None, str]] = []
 
     def pending(self) -> PendingEntry:
-        pin = self.pin if self.pin is not None and _PIN_SHAPE.fullmatch(self.pin) else None
+        pin = self.pin if self.pin is not None and PIN_SHAPE.fullmatch(self.pin) else None
         return PendingEntry(
             principal_kind=self.principal[0],
             principal_id=self.principal[1],
@@ -491,29 +479,17 @@ class _EntryDraft:
         )
 
 
-_PROCESS_PREFIX = secrets.token_hex(8)
-_SEQUENCE = itertools.count(1)
-
-
-def _transaction_id() -> str:
-    """Unique across processes and restarts (a random prefix per process, then a counter), and cheap:
-    the hot path makes one per request."""
-    return f"{_PROCESS_PREFIX}{next(_SEQUENCE):016x}"
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _unavailable(transaction_id: str) -> Reply:
     body = _encoder.encode(
-        {
-            "error": {
-                "code": "ACCESS_LOG_UNAVAILABLE",
-                "message": "The access log cannot be written, so no answer is given; retry shortly.",
-                "details": {"transaction_id": transaction_id},
-            }
-        }
+        error_body(
+            "ACCESS_LOG_UNAVAILABLE",
+            "The access log cannot be written, so no answer is given; retry shortly.",
+            {"transaction_id": transaction_id},
+        )
     )
     return 503, body, ((b"retry-after", b"5"),)
 
@@ -543,7 +519,7 @@ class GatewayRoutes:
         body = await self._read_body(receive, declared)
         if body is None:
             status, payload, headers = await self.gateway.refuse(
-                _EntryDraft(transaction_id=_transaction_id(), action=_action(scope["path"])),
+                _EntryDraft(transaction_id=new_transaction_id(), action=_action(scope["path"])),
                 _Refusal(413, "INPUT_TOO_LARGE", f"The request body is over {self.max_body_bytes} bytes."),
             )
         elif scope["path"] == VERIFY_PATH:
@@ -576,7 +552,7 @@ def _action(path: str) -> str:
 
 
 def _error_body(code: str, message: str) -> bytes:
-    return _encoder.encode({"error": {"code": code, "message": message}})
+    return _encoder.encode(error_body(code, message))
 
 
 async def _send(send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...]) -> None:

@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 from sqlalchemy.engine import Engine
@@ -31,14 +31,11 @@ MAX_PINS_PER_QUERY = 1000
 Facts = dict[str, RegisterFacts]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Request:
     pins: Sequence[str]
-    loop: asyncio.AbstractEventLoop | None
-    future: asyncio.Future[Facts] | None = None
-    done: threading.Event | None = None
-    result: Facts = field(default_factory=dict)
-    error: BaseException | None = None
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Facts]
 
 
 _STOP = object()
@@ -79,7 +76,6 @@ class FactsLookup:
         loop = asyncio.get_running_loop()
         request = _Request(pins=pins, loop=loop, future=loop.create_future())
         self._queue.put(request)
-        assert request.future is not None  # noqa: S101 - set just above; narrows the type
         return await request.future
 
     async def table(self, pins: Sequence[str], *, fields: Sequence[str]) -> pa.Table:
@@ -92,17 +88,6 @@ class FactsLookup:
         assert self._engine is not None  # noqa: S101 - started before
         with self._engine.connect() as connection:
             return fetch_facts_table(connection, pins, fields=fields)
-
-    def get_blocking(self, pins: Sequence[str]) -> Facts:
-        """The same, for code running in a worker thread."""
-        self.start()
-        request = _Request(pins=pins, loop=None, done=threading.Event())
-        self._queue.put(request)
-        assert request.done is not None  # noqa: S101 - set just above; narrows the type
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request.result
 
     def _run(self) -> None:
         while True:
@@ -138,12 +123,7 @@ class FactsLookup:
             error = failure
         by_loop: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
         for request in group:
-            if request.loop is None:
-                request.result, request.error = facts, error
-                assert request.done is not None  # noqa: S101 - blocking requests carry an event
-                request.done.set()
-            else:
-                by_loop.setdefault(request.loop, []).append(request)
+            by_loop.setdefault(request.loop, []).append(request)
         for loop, requests in by_loop.items():
             try:
                 loop.call_soon_threadsafe(_settle, requests, facts, error)
@@ -154,7 +134,7 @@ class FactsLookup:
 def _settle(requests: list[_Request], facts: Facts, error: BaseException | None) -> None:
     for request in requests:
         future = request.future
-        if future is None or future.done():
+        if future.done():
             continue
         if error is not None:
             future.set_exception(error)

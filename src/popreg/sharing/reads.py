@@ -15,24 +15,22 @@ never roll back its own log entry.
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from popreg.audit.service import PendingEntry, append_entries
+from popreg.audit.service import PendingEntry, append_entries, new_transaction_id
 from popreg.kit.clock import today_in_vietnam, utc_now
 from popreg.kit.database import Database
 from popreg.kit.errors import DomainError, InvalidInput
 from popreg.registry import service as registry
+from popreg.registry.pin import PIN_SHAPE
 from popreg.sharing import consents
 from popreg.sharing.gate import PartnerContext, PartnerGate
 
 READ_ACTION = "read"
-_PIN_SHAPE = re.compile(r"[0-9]{12}")
 _ANONYMOUS = ("anonymous", "-")
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
@@ -114,7 +112,7 @@ class _Entry:
             principal_kind=self.principal[0],
             principal_id=self.principal[1][:120],
             action=READ_ACTION,
-            person_pin=self.pin if self.pin is not None and _PIN_SHAPE.fullmatch(self.pin) else None,
+            person_pin=self.pin if self.pin is not None and PIN_SHAPE.fullmatch(self.pin) else None,
             fields=self.fields,
             purpose=self.purpose[:120],
             legal_basis=self.legal_basis,
@@ -128,7 +126,7 @@ def read_person(database: Database, gate: PartnerGate, *, authorization: str | N
 
     Blocking (database and policy checks): run it in a worker thread.
     """
-    entry = _Entry(transaction_id=uuid.uuid4().hex)
+    entry = _Entry(transaction_id=new_transaction_id())
     try:
         try:
             request = _parse(body, entry)
@@ -156,7 +154,7 @@ def _parse(body: bytes, entry: _Entry) -> ReadIn:
     entry.pin, entry.purpose = request.pin, request.purpose
     entry.fields = tuple(request.fields)
     entry.legal_basis = request.legal_basis or ""
-    if not _PIN_SHAPE.fullmatch(request.pin):
+    if not PIN_SHAPE.fullmatch(request.pin):
         raise InvalidInput(
             "A personal identification number has exactly 12 digits.",
             code="PIN_INVALID_STRUCTURE",

@@ -90,10 +90,8 @@ async def read_person(request: Request) -> Response:
         )
     except reads.ReadRefused as refused:
         return _refusal(refused)
-    payload = answer.model_dump_json().encode()
-    signature = request.app.state.gateway.signer.sign(payload)
     return Response(
-        payload[:-1] + b',"signature":"' + signature.encode("ascii") + b'"}',
+        request.app.state.gateway.signer.signed_json(answer.model_dump_json().encode()),
         media_type="application/json",
         headers={**NO_STORE, "X-Transaction-Id": answer.transaction_id},
     )

@@ -89,6 +89,11 @@ class AnswerSigner:
             .decode("ascii")
         )
 
+    def signed_json(self, payload: bytes) -> bytes:
+        """The JSON object ``payload`` with a last member ``signature``: the JWS over ``payload`` itself,
+        so a partner verifies the signature and finds in its payload the answer without that member."""
+        return payload[:-1] + b',"signature":"' + self.sign(payload).encode("ascii") + b'"}'
+
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set partners verify answers with (RFC 7517 §5)."""
         return {"keys": [dict(self._jwk)]}

@@ -23,7 +23,6 @@ from sharing_builders import (
     bearer,
     policy_payload,
     request_token,
-    with_partner_routes,
 )
 
 VERIFY = {"operation": "verify", "fields": ("full_name", "birth_date"), "purpose": "account-opening"}
@@ -67,7 +66,6 @@ def test_a_valid_token_names_the_partner_its_kind_and_policy(gate, database):
 
 
 def test_a_token_from_the_token_endpoint_opens_the_gate(client: TestClient, gate, database):
-    with_partner_routes(client.app)  # type: ignore[arg-type]
     keys = add_partner(database)
 
     token = request_token(client, keys).json()["access_token"]
@@ -156,7 +154,6 @@ def test_another_process_sees_a_suspension_at_its_next_refresh(database, setting
 
 
 def test_suspending_through_the_admin_api_closes_this_processs_gate_at_once(client: TestClient, database):
-    with_partner_routes(client.app)  # type: ignore[arg-type]
     gate: PartnerGate = client.app.state.partner_gate  # type: ignore[attr-defined]
     add_partner(database)
     token = bearer(access_token())
@@ -173,7 +170,6 @@ def test_suspending_through_the_admin_api_closes_this_processs_gate_at_once(clie
 
 
 def test_a_policy_change_through_the_admin_api_applies_at_once(client: TestClient, database):
-    with_partner_routes(client.app)  # type: ignore[arg-type]
     gate: PartnerGate = client.app.state.partner_gate  # type: ignore[attr-defined]
     add_partner(database)
     gate.authorise(signed_in(gate), **VERIFY)

@@ -14,12 +14,11 @@ from popreg.audit.models import AccessLogEntry
 from popreg.officials.rules import Role
 from popreg.sharing.credentials import generate_key_pair
 from popreg.sharing.models import Partner, PartnerKey, PartnerPolicy
-from sharing_builders import admin_headers, policy_payload, with_partner_routes
+from sharing_builders import admin_headers, policy_payload
 
 
 @pytest.fixture
 def api(client: TestClient) -> TestClient:
-    with_partner_routes(client.app)  # type: ignore[arg-type]
     return client
 
 

@@ -25,7 +25,6 @@ from sharing_builders import (
     request_token,
     signed_assertion,
     token_form,
-    with_partner_routes,
 )
 
 # RFC 9864 prefers the name "Ed25519" to "EdDSA"; both are accepted and tested here.
@@ -35,7 +34,6 @@ RFC_ERRORS = {"invalid_client", "invalid_request", "unsupported_grant_type", "in
 
 @pytest.fixture
 def api(client: TestClient) -> TestClient:
-    with_partner_routes(client.app)  # type: ignore[arg-type]
     return client
 
 
