@@ -1,0 +1,2 @@
+"""Data-quality measures of the register ("correct, complete, clean, live") per province and nationally,
+and their trend."""
