@@ -1,5 +1,6 @@
 """Imports every package's tables so that the metadata (and Alembic) sees all of them."""
 
+import popreg.matching.models  # noqa: F401 - duplicate-detection runs and clusters
 import popreg.sharing.bulk_models  # noqa: F401 - bulk verification jobs
 import popreg.sharing.consent_models  # noqa: F401 - citizens' consents to share with a partner
 import popreg.sharing.models  # noqa: F401 - partners, policies, keys, used assertions, usage
