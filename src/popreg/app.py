@@ -16,7 +16,9 @@ from popreg.kit.apidocs import mount_api_docs
 from popreg.kit.database import Database
 from popreg.kit.http import BodySizeLimit, install_error_handlers
 from popreg.kit.settings import Settings, get_settings
+from popreg.matching.review_api import router as duplicates_router
 from popreg.officials.api import router as officials_router
+from popreg.quality.api import router as quality_router
 from popreg.registry.api import router as registry_router
 from popreg.registry.pin import SerialPermutation
 from popreg.sharing.api import router as partners_router
@@ -28,6 +30,10 @@ from popreg.sharing.lookup import FactsLookup
 from popreg.sharing.reads_api import consents_router, reads_router
 from popreg.sharing.signing import AnswerSigner
 from popreg.sharing.verify_api import router as verify_router
+from popreg.sync.api import reviews_router as sync_reviews_router
+from popreg.sync.api import updates_router as sync_updates_router
+from popreg.sync.dispatch import DispatcherRunner
+from popreg.sync.events_api import router as events_router
 from popreg.units.api import router as units_router
 from popreg.web.app import mount_console
 from popreg.wiring import configure
@@ -57,12 +63,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if app.state.serving == 0:
             app.state.gateway.start()
             app.state.bulk_runner.start()
+            if app.state.event_dispatcher is not None:
+                app.state.event_dispatcher.start()
         app.state.serving += 1
         try:
             yield
         finally:
             app.state.serving -= 1
             if app.state.serving == 0:
+                if app.state.event_dispatcher is not None:
+                    app.state.event_dispatcher.close()
                 app.state.bulk_runner.close()
                 app.state.gateway.close()
 
@@ -84,6 +94,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             },
             {"name": "partners", "description": "Partners, their policies and credentials; access tokens."},
             {"name": "consents", "description": "Citizens' consents to partners, and who used a person's data."},
+            {"name": "sync", "description": "Agencies' updates to the register (idempotent) and their review queue."},
+            {"name": "events", "description": "Subscribers of the register's change events; dead letters."},
+            {"name": "quality", "description": "Data-quality measures: correct, complete, clean, live."},
             {"name": "reference", "description": "Administrative units, ethnic groups, PIN checks."},
         ],
     )
@@ -103,6 +116,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         refresh_seconds=settings.gateway_refresh_seconds,
     )
     app.state.bulk_runner = BulkRunner(app.state.database, directory=Path(settings.bulk_directory))
+    app.state.event_dispatcher = (
+        DispatcherRunner(app.state.database, settings) if settings.events_dispatch_in_serve else None
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, path_limits={BULK_PATH: MAX_UPLOAD_BYTES})
     app.add_middleware(GatewayRoutes, gateway=app.state.gateway)
@@ -116,6 +132,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         reads_router,
         consents_router,
         bulk_router,
+        quality_router,
+        events_router,
+        sync_updates_router,
+        sync_reviews_router,
+        duplicates_router,
     ):
         app.include_router(router)
 

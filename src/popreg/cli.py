@@ -12,10 +12,14 @@ from popreg.cards.cli import app as card_app
 from popreg.kit.database import Database
 from popreg.kit.migrations import upgrade
 from popreg.kit.settings import get_settings
+from popreg.matching.cli import app as match_app
 from popreg.officials.cli import app as user_app
+from popreg.quality.cli import app as quality_app
 from popreg.registry.cli import app as pin_app
 from popreg.registry.cli import export_app, import_app
 from popreg.sharing.cli import app as partner_app
+from popreg.sync.cli import app as sync_app
+from popreg.sync.events_cli import app as events_app
 from popreg.synth.cli import synth
 from popreg.wiring import configure
 
@@ -31,6 +35,10 @@ app.add_typer(card_app, name="card")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(partner_app, name="partner")
+app.add_typer(quality_app, name="quality")
+app.add_typer(events_app, name="events")
+app.add_typer(match_app, name="match")
+app.add_typer(sync_app, name="sync")
 app.command("synth")(synth)
 console = Console(stderr=True)
 

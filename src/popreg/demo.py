@@ -98,7 +98,13 @@ def build_demo(*, database_file: str, people: int, seed: int, console: Console) 
                 actor=partners.CLI_OPERATOR,
                 partner_id=partner.partner_id,
                 data=PolicyIn(
-                    operations=["verify", "read"],
+                    # The agency (social insurance) also keeps the numbers it issues up to date (sync).
+                    operations=["verify", "read", "sync"] if partner.kind is PartnerKind.AGENCY else ["verify", "read"],
+                    write_fields=(
+                        ["social_insurance_number", "health_insurance_card_number"]
+                        if partner.kind is PartnerKind.AGENCY
+                        else []
+                    ),
                     verify_fields=VERIFY_FIELDS,
                     read_fields=["full_name", "birth_date", "sex", "permanent_address"],
                     purposes=list(partner.purposes),

@@ -74,12 +74,13 @@ class CancelReason(StrEnum):
     DAMAGED = "damaged"
     DATA_CHANGED = "data_changed"
     WITHDRAWN = "withdrawn"
+    MERGED = "merged"  # the holder's record was a duplicate, retired into the record kept
 
 
 MANUAL_CANCEL_REASONS = frozenset({CancelReason.LOST, CancelReason.WITHDRAWN})
 """The reasons an official gives by hand. The others follow from another step: ``death`` from the
-recording of the death, ``replaced``, ``damaged`` and ``data_changed`` from the production of the
-card that succeeds it."""
+recording of the death, ``merged`` from the merge of a duplicate record, ``replaced``, ``damaged``
+and ``data_changed`` from the production of the card that succeeds it."""
 
 
 class CardState(StrEnum):
@@ -110,6 +111,7 @@ _REASONS_BY_STATUS = {
     CancelReason.LOST: frozenset({CardStatus.ISSUED}),
     CancelReason.WITHDRAWN: frozenset({CardStatus.APPLIED, CardStatus.PRODUCED}),
     CancelReason.DEATH: frozenset({CardStatus.APPLIED, CardStatus.PRODUCED, CardStatus.ISSUED}),
+    CancelReason.MERGED: frozenset({CardStatus.APPLIED, CardStatus.PRODUCED, CardStatus.ISSUED}),
     CancelReason.REPLACED: frozenset({CardStatus.ISSUED}),
     CancelReason.DAMAGED: frozenset({CardStatus.ISSUED}),
     CancelReason.DATA_CHANGED: frozenset({CardStatus.ISSUED}),

@@ -45,7 +45,7 @@ from popreg.cards.schemas import (
 )
 from popreg.kit.clock import in_vietnam, today_in_vietnam, utc_now
 from popreg.kit.errors import Conflict, InvalidInput, NotFound
-from popreg.kit.events import PersonDied
+from popreg.kit.events import PersonDied, PersonsMerged
 from popreg.officials import service as officials
 from popreg.officials.rules import OfficialPrincipal, Role, require_jurisdiction, require_write
 from popreg.registry import service as registry
@@ -315,6 +315,16 @@ def cancel_cards_at_death(session: Session, event: PersonDied) -> None:
     principal = _principal_of(session, event.actor)
     for card in repository.open_cards(session, person.id):
         _cancel(session, principal, card, CancelReason.DEATH, on=event.date, legal_basis=event.legal_basis)
+
+
+def cancel_cards_of_retired_record(session: Session, event: PersonsMerged) -> None:
+    """A card carries its holder's PIN: when a duplicate record is retired by a merge, its cards and
+    applications are cancelled in the same transaction (the person applies for a card on the record
+    kept). The handler of :class:`PersonsMerged`."""
+    person = registry.get_person_record(session, pin=event.retired_pin)
+    principal = _principal_of(session, event.actor)
+    for card in repository.open_cards(session, person.id):
+        _cancel(session, principal, card, CancelReason.MERGED, on=event.date, legal_basis=event.legal_basis)
 
 
 def _principal_of(session: Session, actor: str) -> OfficialPrincipal:

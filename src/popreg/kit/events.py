@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +22,53 @@ class PersonDied:
     """A death (or a court's declaration of death) was recorded for a person."""
 
     pin: str
+    date: date
+    actor: str
+    legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonChanged:
+    """A change was written into a person's history (``person_events``): published by the register for
+    every history event, so that other systems hear of it (the ``sync`` outbox subscribes).
+
+    ``event_type`` is the history's own type (``person.changed``, ``residence.permanent_registered``,
+    ``card.issued``...); ``changes`` maps each field to ``[before, after]``.
+    """
+
+    person_id: int
+    pin: str
+    event_type: str
+    changes: dict[str, list[Any]]
+    effective_date: date
+    source_agency: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PersonsChanged:
+    """Many history events written at once by a batch writer (``registry.service.record_events``),
+    already in ``person_events``: one publication for the batch, so that subscribers can work set-based."""
+
+    changes: tuple[PersonChanged, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonsImported:
+    """A bulk import wrote new persons and their ``person.imported`` history events set-based: the
+    persons with ids ``first_person_id..last_person_id`` whose events carry ``actor``."""
+
+    first_person_id: int
+    last_person_id: int
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonsMerged:
+    """A duplicate record (``retired_pin``) was merged into the record kept (``surviving_pin``)."""
+
+    retired_pin: str
+    surviving_pin: str
     date: date
     actor: str
     legal_basis: str

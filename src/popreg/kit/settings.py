@@ -78,6 +78,33 @@ class Settings(BaseSettings):
         description="Where bulk verification jobs keep their files (the upload and the result, a folder per "
         "job); every serving process of a deployment must see the same directory.",
     )
+    events_dispatch_in_serve: bool = Field(
+        default=False,
+        description="Run an event dispatcher inside each `popreg serve` process (otherwise run "
+        "`popreg events dispatch` as its own service).",
+    )
+    events_max_attempts: int = Field(
+        default=15, ge=1, description="Attempts to deliver an event to a subscriber before it is dead-lettered."
+    )
+    events_retry_base_seconds: float = Field(
+        default=10.0, gt=0, description="Wait after the first failed delivery; it doubles after each failure."
+    )
+    events_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest wait between two attempts to deliver an event."
+    )
+    events_webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a subscriber's webhook may take to answer one event."
+    )
+    events_batch_size: int = Field(default=100, ge=1, description="Deliveries a dispatcher claims at a time.")
+    events_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle dispatcher looks for events.")
+    nats_url: str | None = Field(
+        default=None,
+        description="NATS server (nats://host:4222): when set, every event is also published to JetStream.",
+    )
+    nats_stream: str = Field(default="POPREG_EVENTS", description="The JetStream stream that keeps the events.")
+    nats_subject_prefix: str = Field(
+        default="popreg.events", description="Events are published on <prefix>.<type>, e.g. popreg.events.person.died."
+    )
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

@@ -39,11 +39,14 @@ class OfficialPrincipal:
     display_name: str
     role: Role
     jurisdiction_code: str | None
+    acting_for: str | None = None
+    """An agency (partner id) whose sync update the register applies: it is then the changes' source
+    and actor, instead of an official (see ``popreg.sync``)."""
 
     @property
     def actor(self) -> str:
-        """How the official is named in history events and the access log."""
-        return f"official:{self.username}"
+        """How the official (or the agency's system) is named in history events and the access log."""
+        return f"partner:{self.acting_for}" if self.acting_for else f"official:{self.username}"
 
     @property
     def can_write(self) -> bool:

@@ -10,10 +10,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 
-from popreg.kit.http import SessionDep
+from popreg.kit.http import SessionDep, error_body
 from popreg.officials.dependencies import CurrentOfficial
 from popreg.registry import service
+from popreg.registry.merge_rules import PersonMerged
 from popreg.registry.pin import SerialPermutation, Sex, check_pin
 from popreg.registry.reference import EthnicGroup, Religion, ethnic_groups, religions
 from popreg.registry.rules import LifeStatus
@@ -93,12 +95,38 @@ def search_persons(
     )
 
 
-@router.get("/persons/{pin}", operation_id="get_person", response_model=PersonRead)
+@router.get(
+    "/persons/{pin}",
+    operation_id="get_person",
+    response_model=PersonRead,
+    responses={
+        308: {
+            "description": "The PIN belongs to a duplicate record merged into another: `Location` gives the "
+            "surviving record, the body the error `PERSON_MERGED` with `details.merged_into`."
+        }
+    },
+)
 def get_person(
-    pin: str, session: SessionDep, official: CurrentOfficial, purpose: Purpose = service.DEFAULT_PURPOSE
-) -> PersonRead:
-    """A person's current record: personal data, residences, household and family."""
-    return service.get_person(session, principal=official, pin=pin, purpose=purpose)
+    pin: str,
+    request: Request,
+    session: SessionDep,
+    official: CurrentOfficial,
+    purpose: Purpose = service.DEFAULT_PURPOSE,
+) -> PersonRead | Response:
+    """A person's current record: personal data, residences, household and family.
+
+    A retired PIN (a duplicate record merged into another) answers `308 Permanent Redirect` to the
+    surviving record's URL, with the same query; its history stays readable at `/history`.
+    """
+    try:
+        return service.get_person(session, principal=official, pin=pin, purpose=purpose)
+    except PersonMerged as merged:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return JSONResponse(
+            error_body(merged.code, merged.message, merged.details),
+            status_code=308,
+            headers={"Location": f"/api/v1/persons/{merged.surviving_pin}{query}"},
+        )
 
 
 @router.patch("/persons/{pin}", operation_id="change_person", response_model=PersonRead)

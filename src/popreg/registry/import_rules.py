@@ -184,8 +184,9 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
     rows = table.num_rows
     reject = _Rejections(rows)
     pin = _text(table, "pin")
+    pin_shaped = pc.fill_null(pc.match_substring_regex(pin, r"^[0-9]{12}$"), False)
     reject.add(
-        pc.invert(pc.fill_null(pc.match_substring_regex(pin, r"^[0-9]{12}$"), False)),
+        pc.invert(pin_shaped),
         code="PIN_INVALID_STRUCTURE",
         column="pin",
         value=pin,
@@ -233,7 +234,8 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
     )
     reject.add(pc.is_null(sex), code="SEX_INVALID", column="sex", value=_text(table, "sex"))
 
-    digits = pc.cast(pc.utf8_slice_codeunits(pc.fill_null(pin, "000000000000"), 3, 6), pa.int32())
+    # Only a well-shaped PIN has digits to decode; a malformed one was rejected above.
+    digits = pc.cast(pc.utf8_slice_codeunits(pc.if_else(pin_shaped, pin, "000000000000"), 3, 6), pa.int32())
     century_sex = pc.divide(digits, 100)
     encoded_year = pc.add(pc.add(1900, pc.multiply(pc.divide(century_sex, 2), 100)), pc.remainder(digits, 100))
     reject.add(pc.not_equal(encoded_year, birth_year), code="PIN_BIRTH_YEAR_MISMATCH", column="pin", value=pin)
@@ -294,7 +296,7 @@ def validate(table: pa.Table, *, first_row_number: int, today: date) -> Validate
 
     status = pc.coalesce(pc.utf8_lower(_text(table, "life_status")), LifeStatus.ALIVE.value)
     reject.add(
-        pc.invert(_membership(status, [s.value for s in LifeStatus])),
+        pc.invert(_membership(status, [s.value for s in LifeStatus if s is not LifeStatus.MERGED])),
         code="LIFE_STATUS_INVALID",
         column="life_status",
         value=status,

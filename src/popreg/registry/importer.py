@@ -27,9 +27,11 @@ import pyarrow.parquet as pq
 from sqlalchemy import Index, func, select, text
 from sqlalchemy.orm import Session
 
+from popreg.kit import events
 from popreg.kit.clock import today_in_vietnam, utc_now
 from popreg.kit.database import Base, Database
 from popreg.kit.errors import InvalidInput
+from popreg.kit.events import PersonsImported
 from popreg.registry import bulk, import_rules
 from popreg.registry.models import ImportJob, ImportReject, Person
 
@@ -328,6 +330,15 @@ def _load_batch(session: Session, job: ImportJob, valid: pa.Table, *, source: st
             recorded_at=now,
             source_agency="import",
             legal_basis=f"import of {source}",
+            actor=f"import:{job.id}",
+        ),
+    )
+    # One event per imported person for other systems, written set-based by the outbox's subscriber.
+    events.publish(
+        session,
+        PersonsImported(
+            first_person_id=int(pc.min(person_ids).as_py()),
+            last_person_id=int(pc.max(person_ids).as_py()),
             actor=f"import:{job.id}",
         ),
     )

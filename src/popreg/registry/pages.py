@@ -20,6 +20,7 @@ from popreg.kit.errors import DomainError
 from popreg.kit.http import SessionDep
 from popreg.officials.rules import OfficialPrincipal, Place
 from popreg.registry import pages_forms, pages_households, service
+from popreg.registry.merge_rules import PersonMerged
 from popreg.registry.presentation import Presenter
 from popreg.registry.rules import LifeStatus
 from popreg.registry.schemas import PersonPage, PersonRead
@@ -124,8 +125,21 @@ def _scope(request: Request, jurisdiction_code: str | None) -> str:
 def person(
     request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, notice: str | None = None
 ) -> Response:
-    """A person's record: current data, residences, household, family and the history timeline."""
-    record = service.get_person(session, principal=console.principal, pin=pin)
+    """A person's record: current data, residences, household, family and the history timeline.
+    A retired PIN (a duplicate merged into another record) shows its history and the record kept."""
+    try:
+        record = service.get_person(session, principal=console.principal, pin=pin)
+    except PersonMerged as merged:
+        retired_history = service.history(session, principal=console.principal, pin=pin)
+        return render(
+            request,
+            "matching/person_merged.html",
+            {
+                "retired_pin": merged.retired_pin,
+                "surviving_pin": merged.surviving_pin,
+                "timeline": Presenter(translator_for(request)).timeline(retired_history),
+            },
+        )
     history = service.history(session, principal=console.principal, pin=pin)
     t = translator_for(request)
     show = Presenter(t)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from popreg.registry.merge_models import PersonMerge
 from popreg.registry.models import (
     Household,
     HouseholdMember,
@@ -207,3 +208,45 @@ def _members_of_unit(code: str, conditions: list[Any]) -> Any:
         .where(residence_column == code, Residence.kind == "temporary", Residence.valid_to.is_(None), *conditions)
     )
     return union(by_home, by_temporary_residence)
+
+
+def merge_of_retired(session: Session, pin: str) -> PersonMerge | None:
+    """The merge that retired the record of ``pin``, if it was retired."""
+    return session.execute(select(PersonMerge).where(PersonMerge.retired_pin == pin)).scalar_one_or_none()
+
+
+def retired_pins_of(session: Session, surviving_person_id: int) -> list[str]:
+    """The PINs merged directly into a person, oldest merge first."""
+    return list(
+        session.execute(
+            select(PersonMerge.retired_pin)
+            .where(PersonMerge.surviving_person_id == surviving_person_id)
+            .order_by(PersonMerge.id)
+        ).scalars()
+    )
+
+
+def current_relations_of(session: Session, person_id: int) -> Sequence[PersonRelation]:
+    """A person's current ties to relatives (not ended)."""
+    return (
+        session.execute(
+            select(PersonRelation)
+            .where(PersonRelation.person_id == person_id, PersonRelation.valid_to.is_(None))
+            .order_by(PersonRelation.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def current_relations_to(session: Session, relative_id: int) -> Sequence[PersonRelation]:
+    """Other persons' current ties that name this person as the relative (a child's father, a spouse)."""
+    return (
+        session.execute(
+            select(PersonRelation)
+            .where(PersonRelation.relative_id == relative_id, PersonRelation.valid_to.is_(None))
+            .order_by(PersonRelation.id)
+        )
+        .scalars()
+        .all()
+    )

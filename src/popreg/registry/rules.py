@@ -54,6 +54,9 @@ class LifeStatus(StrEnum):
     DECEASED = "deceased"
     DECLARED_MISSING = "declared_missing"
     DECLARED_DEAD = "declared_dead"
+    # Not a civil status of the person: the record was a duplicate and was retired by a merge into
+    # the surviving record, to which its PIN now redirects (see registry/service/merge.py).
+    MERGED = "merged"
 
 
 class ResidenceKind(StrEnum):
@@ -188,7 +191,15 @@ def check_parent_older(*, parent: PartialDate, child: PartialDate, kind: Relatio
 
 
 def check_life_transition(current: LifeStatus, new: LifeStatus) -> None:
-    """Death is final except by a court's annulment of a declaration (missing / dead)."""
+    """Death is final except by a court's annulment of a declaration (missing / dead). A merged
+    (retired) record never changes again, and only the merge procedure retires a record."""
+    if current is LifeStatus.MERGED:
+        raise_merged()
+    if new is LifeStatus.MERGED:
+        raise Conflict(
+            "A record is retired only by merging it into the record it duplicates.",
+            code="LIFE_STATUS_TRANSITION_INVALID",
+        )
     if new is LifeStatus.ALIVE:
         if current not in (LifeStatus.DECLARED_MISSING, LifeStatus.DECLARED_DEAD):
             raise Conflict(
@@ -202,7 +213,17 @@ def check_life_transition(current: LifeStatus, new: LifeStatus) -> None:
         raise Conflict(f"The person is already recorded as {new.value}.", code="LIFE_STATUS_UNCHANGED")
 
 
+def raise_merged() -> None:
+    raise Conflict(
+        "This record was merged into another person's record and is no longer kept up to date; "
+        "change the surviving record (reading this PIN tells which).",
+        code="PERSON_MERGED",
+    )
+
+
 def require_alive(status: LifeStatus, *, action: str) -> None:
+    if status is LifeStatus.MERGED:
+        raise_merged()
     if status in (LifeStatus.DECEASED, LifeStatus.DECLARED_DEAD):
         raise Conflict(f"Cannot {action}: the person is recorded as {status.value}.", code="PERSON_DECEASED")
 

@@ -71,9 +71,10 @@ def policy(
     daily_quota: Annotated[int, typer.Option(help="Requests per day (Vietnam time).")],
     rate: Annotated[float, typer.Option(help="Requests per second.")],
     burst: Annotated[int, typer.Option(help="Requests that may arrive at once.")],
-    operations: Annotated[str, typer.Option(help="Comma-separated: verify,read.")] = "",
+    operations: Annotated[str, typer.Option(help="Comma-separated: verify,read,sync.")] = "",
     verify_fields: Annotated[str, typer.Option(help="Comma-separated attributes a partner may verify.")] = "",
     read_fields: Annotated[str, typer.Option(help="Comma-separated attributes a partner may read.")] = "",
+    write_fields: Annotated[str, typer.Option(help="Comma-separated fields an agency may write (sync).")] = "",
     purposes: Annotated[str, typer.Option(help="Comma-separated purpose codes, e.g. account-opening.")] = "",
 ) -> None:
     """Replace the partner's policy (every option not given becomes empty)."""
@@ -83,6 +84,7 @@ def policy(
             operations=_names(operations),
             verify_fields=_names(verify_fields),
             read_fields=_names(read_fields),
+            write_fields=_names(write_fields),
             purposes=_names(purposes),
             daily_quota=daily_quota,
             rate_per_second=rate,

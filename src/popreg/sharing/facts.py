@@ -64,8 +64,10 @@ _CARD_JOIN = "LEFT JOIN cards AS c ON c.person_id = p.id AND c.issued_on IS NOT 
 _HOT_SELECT = (
     f"SELECT {_PERSON_COLUMNS}, c.issued_on, c.expiry_date, c.status FROM persons AS p {_RESIDENCE_JOIN} {_CARD_JOIN}"  # noqa: S608
 )
-_HOT_SQLITE = f"{_HOT_SELECT} WHERE p.pin IN (SELECT value FROM json_each(?))"  # noqa: S608
-_HOT_POSTGRESQL = f"{_HOT_SELECT} WHERE p.pin = ANY(%s)"  # noqa: S608
+# A record retired by a merge (life status ``merged``) is not read: its PIN answers as an unknown PIN.
+_CURRENT_RECORD = "p.life_status <> 'merged'"
+_HOT_SQLITE = f"{_HOT_SELECT} WHERE p.pin IN (SELECT value FROM json_each(?)) AND {_CURRENT_RECORD}"  # noqa: S608
+_HOT_POSTGRESQL = f"{_HOT_SELECT} WHERE p.pin = ANY(%s) AND {_CURRENT_RECORD}"  # noqa: S608
 
 
 def _driver_connection(connection: Any) -> tuple[Any, bool]:
@@ -213,13 +215,13 @@ _CARD_TYPES = {"pin": pa.string(), "issued_on": pa.date32(), "expiry_date": pa.d
 def _person_select(*, residence: bool, pin_filter: str) -> str:
     columns = _PERSON_COLUMNS if residence else _PERSON_COLUMNS.replace("r.commune_code, r.address_line", "NULL, NULL")
     join = _RESIDENCE_JOIN if residence else ""
-    return f"SELECT {columns} FROM persons AS p {join} WHERE {pin_filter}"  # noqa: S608
+    return f"SELECT {columns} FROM persons AS p {join} WHERE {pin_filter} AND {_CURRENT_RECORD}"  # noqa: S608
 
 
 def _card_select(pin_filter: str) -> str:
     return (
         "SELECT p.pin, c.issued_on, c.expiry_date, c.status FROM persons AS p "  # noqa: S608
-        f"JOIN cards AS c ON c.person_id = p.id AND c.issued_on IS NOT NULL WHERE {pin_filter}"
+        f"JOIN cards AS c ON c.person_id = p.id AND c.issued_on IS NOT NULL WHERE {pin_filter} AND {_CURRENT_RECORD}"
     )
 
 

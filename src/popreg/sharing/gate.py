@@ -57,7 +57,7 @@ class PolicySnapshot:
     partner_id: str
     kind: str  # "agency" | "business"
     status: str  # "active" | "suspended"
-    operations: frozenset[str]  # subset of {"verify", "read"}
+    operations: frozenset[str]  # subset of {"verify", "read", "sync"}
     verify_fields: frozenset[str]
     read_fields: frozenset[str]
     purposes: frozenset[str]
@@ -65,6 +65,7 @@ class PolicySnapshot:
     rate_per_second: float
     burst: int
     version: int
+    write_fields: frozenset[str] = frozenset()  # operation sync: the fields the agency may write
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ def snapshot_of(partner: Partner, policy: PartnerPolicy) -> PolicySnapshot:
         operations=frozenset(policy.operations),
         verify_fields=frozenset(policy.verify_fields),
         read_fields=frozenset(policy.read_fields),
+        write_fields=frozenset(policy.write_fields),
         purposes=frozenset(policy.purposes),
         daily_quota=policy.daily_quota,
         rate_per_second=policy.rate_per_second,
@@ -203,9 +205,10 @@ class PartnerGate:
         return context
 
     def authorise(
-        self, context: PartnerContext, *, operation: str, fields: Iterable[str], purpose: str, cost: int = 1
+        self, context: PartnerContext, *, operation: str, fields: Iterable[str], purpose: str | None, cost: int = 1
     ) -> None:
-        """Whether the partner's policy allows this request now; if so, it is counted.
+        """Whether the partner's policy allows this request now; if so, it is counted. ``purpose`` None:
+        the operation has none (``sync``: each update states its legal basis).
 
         Refusals, in this order: ``POLICY_OPERATION_DENIED``, ``POLICY_FIELD_DENIED`` (``details.fields``
         names the fields outside the policy), ``POLICY_PURPOSE_DENIED``, ``QUOTA_EXHAUSTED`` and
@@ -219,7 +222,10 @@ class PartnerGate:
                 details={"operation": operation},
             )
         asked = fields if isinstance(fields, tuple | list | frozenset | set) else tuple(fields)
-        allowed = policy.verify_fields if operation == "verify" else policy.read_fields
+        if operation == "verify":
+            allowed = policy.verify_fields
+        else:
+            allowed = policy.write_fields if operation == "sync" else policy.read_fields
         if not allowed.issuperset(asked):
             denied = sorted(set(asked) - allowed)
             raise Forbidden(
@@ -227,7 +233,7 @@ class PartnerGate:
                 code="POLICY_FIELD_DENIED",
                 details={"fields": denied},
             )
-        if purpose not in policy.purposes:
+        if purpose is not None and purpose not in policy.purposes:
             raise Forbidden(
                 f"Your policy does not allow the purpose '{purpose}'.",
                 code="POLICY_PURPOSE_DENIED",

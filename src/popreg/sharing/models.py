@@ -37,6 +37,7 @@ class PartnerPolicy(Base):
     operations: Mapped[list[str]] = mapped_column(JSONType)
     verify_fields: Mapped[list[str]] = mapped_column(JSONType)
     read_fields: Mapped[list[str]] = mapped_column(JSONType)
+    write_fields: Mapped[list[str]] = mapped_column(JSONType, default=list)  # sync: fields the agency owns
     purposes: Mapped[list[str]] = mapped_column(JSONType)
     daily_quota: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     rate_per_second: Mapped[float] = mapped_column(Float)

@@ -47,6 +47,12 @@ class PolicyIn(BaseModel):
     operations: list[str] = Field(default_factory=list, max_length=10, examples=[["verify"]])
     verify_fields: list[str] = Field(default_factory=list, max_length=20, examples=[["full_name", "birth_date"]])
     read_fields: list[str] = Field(default_factory=list, max_length=30, examples=[[]])
+    write_fields: list[str] = Field(
+        default_factory=list,
+        max_length=30,
+        examples=[[]],
+        description="Operation sync: the register fields the agency owns and may write (docs/sync.md).",
+    )
     purposes: list[str] = Field(default_factory=list, max_length=50, examples=[["account-opening"]])
     daily_quota: int = Field(ge=0, le=10_000_000_000, examples=[1_000_000], description="Requests per day (Vietnam).")
     rate_per_second: float = Field(gt=0, le=1_000_000, examples=[200.0])
@@ -60,6 +66,7 @@ class PolicyRead(BaseModel):
     operations: list[str]
     verify_fields: list[str]
     read_fields: list[str]
+    write_fields: list[str]
     purposes: list[str]
     daily_quota: int
     rate_per_second: float

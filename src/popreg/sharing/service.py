@@ -53,8 +53,9 @@ from popreg.sharing.schemas import (
     PolicyIn,
     PolicyRead,
 )
+from popreg.sync.rules import WRITABLE_FIELDS
 
-OPERATIONS: Final = ("verify", "read")
+OPERATIONS: Final = ("verify", "read", "sync")
 # The attributes a partner may be allowed to read (eKYC) are those the register shares, with provenance.
 READABLE_FIELDS: Final = registry.READABLE_FIELDS
 MAX_ACTIVE_KEYS: Final = 5
@@ -101,24 +102,25 @@ def _record(
 
 
 def validate_policy(data: PolicyIn) -> PolicyIn:
-    """A policy names only what exists: operations among ``verify`` and ``read``, verifiable and readable
-    attributes of the register, and purposes as short lower-case codes (``account-opening``). Lists are
-    returned without repetitions, in a fixed order."""
+    """A policy names only what exists: operations among ``verify``, ``read`` and ``sync``, verifiable and
+    readable attributes of the register, fields the sync channel writes, and purposes as short lower-case
+    codes (``account-opening``). Lists are returned without repetitions, in a fixed order."""
     unknown_operations = sorted(set(data.operations) - set(OPERATIONS))
     if unknown_operations:
         raise InvalidInput(
-            f"Unknown operations: {', '.join(unknown_operations)}; use verify and/or read.",
+            f"Unknown operations: {', '.join(unknown_operations)}; use verify, read and/or sync.",
             code="POLICY_OPERATION_UNKNOWN",
             details={"field": "operations", "unknown": unknown_operations},
         )
     unknown_fields = sorted(
         {f"verify_fields.{name}" for name in set(data.verify_fields) - set(VERIFIABLE_FIELDS)}
         | {f"read_fields.{name}" for name in set(data.read_fields) - set(READABLE_FIELDS)}
+        | {f"write_fields.{name}" for name in set(data.write_fields) - set(WRITABLE_FIELDS)}
     )
     if unknown_fields:
         raise InvalidInput(
             f"Unknown fields: {', '.join(unknown_fields)}. Verifiable: {', '.join(VERIFIABLE_FIELDS)}. "
-            f"Readable: {', '.join(READABLE_FIELDS)}.",
+            f"Readable: {', '.join(READABLE_FIELDS)}. Writable: {', '.join(WRITABLE_FIELDS)}.",
             code="POLICY_FIELD_UNKNOWN",
             details={"unknown": unknown_fields},
         )
@@ -135,6 +137,7 @@ def validate_policy(data: PolicyIn) -> PolicyIn:
             "operations": [name for name in OPERATIONS if name in data.operations],
             "verify_fields": [name for name in VERIFIABLE_FIELDS if name in data.verify_fields],
             "read_fields": [name for name in READABLE_FIELDS if name in data.read_fields],
+            "write_fields": [name for name in WRITABLE_FIELDS if name in data.write_fields],
             "purposes": sorted(set(data.purposes)),
         }
     )
@@ -183,6 +186,7 @@ def create(session: Session, *, actor: Administrator, data: PartnerCreate) -> Pa
             operations=[],
             verify_fields=[],
             read_fields=[],
+            write_fields=[],
             purposes=[],
             daily_quota=0,
             rate_per_second=1.0,
@@ -212,6 +216,7 @@ def set_policy(session: Session, *, actor: Administrator, partner_id: str, data:
     stored.operations = policy.operations
     stored.verify_fields = policy.verify_fields
     stored.read_fields = policy.read_fields
+    stored.write_fields = policy.write_fields
     stored.purposes = policy.purposes
     stored.daily_quota = policy.daily_quota
     stored.rate_per_second = policy.rate_per_second
@@ -323,6 +328,7 @@ def _policy_view(policy: PartnerPolicy) -> PolicyRead:
         operations=list(policy.operations),
         verify_fields=list(policy.verify_fields),
         read_fields=list(policy.read_fields),
+        write_fields=list(policy.write_fields),
         purposes=list(policy.purposes),
         daily_quota=policy.daily_quota,
         rate_per_second=policy.rate_per_second,

@@ -47,6 +47,8 @@ def test_a_good_row_is_normalised():
     ("columns", "code", "column"),
     [
         ({"pin": "00109001234"}, "PIN_INVALID_STRUCTURE", "pin"),
+        ({"pin": "not-a-pin"}, "PIN_INVALID_STRUCTURE", "pin"),
+        ({"pin": "001x90012345"}, "PIN_INVALID_STRUCTURE", "pin"),
         ({"pin": "099090012345"}, "PIN_UNKNOWN_PROVINCE", "pin"),
         ({"pin": "001290012345"}, "PIN_BIRTH_YEAR_MISMATCH", "pin"),
         ({"sex": "F"}, "PIN_SEX_MISMATCH", "pin"),

@@ -18,6 +18,7 @@ from popreg.registry.service.households import (
     get_household,
     leave_household,
 )
+from popreg.registry.service.merge import merge_persons, surviving_pin_of
 from popreg.registry.service.persons import (
     add_relation,
     get_person,
@@ -49,6 +50,7 @@ __all__ = [
     "history",
     "issue_pin",
     "leave_household",
+    "merge_persons",
     "person_places",
     "person_view",
     "person_view_by_id",
@@ -58,5 +60,6 @@ __all__ = [
     "resolve_place",
     "search_persons",
     "set_life_status",
+    "surviving_pin_of",
     "update_person",
 ]

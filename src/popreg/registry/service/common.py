@@ -3,14 +3,19 @@ history events."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from popreg.audit import service as audit
+from popreg.kit import events
 from popreg.kit.clock import today_in_vietnam, utc_now
 from popreg.kit.errors import InvalidInput, NotFound
+from popreg.kit.events import PersonChanged, PersonsChanged
 from popreg.officials.rules import (
     OfficialPrincipal,
     Place,
@@ -22,8 +27,10 @@ from popreg.registry.models import Person, PersonEvent, Residence
 from popreg.registry.rules import (
     PERSON_FIELDS,
     DatePrecision,
+    LifeStatus,
     RelationKind,
     ResidenceKind,
+    raise_merged,
     require_legal_basis,
 )
 from popreg.units.catalogue import UnitGeneration, UnitLevel, get_unit, to_current
@@ -127,6 +134,8 @@ def log_read(
 def load_for_change(session: Session, principal: OfficialPrincipal, pin: str) -> Person:
     require_write(principal)
     person = load_person(session, pin, for_update=True)
+    if person.life_status == LifeStatus.MERGED:
+        raise_merged()
     require_jurisdiction(principal, person_places(session, person))
     return person
 
@@ -165,17 +174,83 @@ def record_event(
     effective_date: date | None = None,
     source_agency: str | None = None,
 ) -> None:
-    session.add(
-        PersonEvent(
+    history = PersonEvent(
+        person_id=person.id,
+        event_type=event_type,
+        changes=changes,
+        effective_date=effective_date or today_in_vietnam(),
+        recorded_at=utc_now(),
+        source_agency=source_agency or agency_of(principal),
+        legal_basis=legal_basis,
+        actor=principal.actor,
+    )
+    session.add(history)
+    # Other systems hear of every change through the outbox, written in this same transaction.
+    events.publish(
+        session,
+        PersonChanged(
             person_id=person.id,
+            pin=person.pin,
             event_type=event_type,
             changes=changes,
-            effective_date=effective_date or today_in_vietnam(),
-            recorded_at=utc_now(),
-            source_agency=source_agency or agency_of(principal),
-            legal_basis=legal_basis,
-            actor=principal.actor,
-        )
+            effective_date=history.effective_date,
+            source_agency=history.source_agency,
+            occurred_at=history.recorded_at,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEvent:
+    """A history event a batch writer will record with :func:`record_events`."""
+
+    person: Person
+    event_type: str
+    changes: dict[str, list[Any]]
+    legal_basis: str
+    effective_date: date
+
+
+def record_events(session: Session, planned: Sequence[PlannedEvent], *, principal: OfficialPrincipal) -> None:
+    """Write many history events in one statement (``executemany``), in the caller's transaction, and
+    publish them as one :class:`PersonsChanged` (the outbox writes its rows set-based too). For batch
+    writers; a use case changing one person calls :func:`record_event`."""
+    if not planned:
+        return
+    recorded_at = utc_now()
+    source_agency = agency_of(principal)
+    session.execute(
+        insert(cast(Table, PersonEvent.__table__)),  # Core executemany: no ORM work per row
+        [
+            {
+                "person_id": item.person.id,
+                "event_type": item.event_type,
+                "changes": item.changes,
+                "effective_date": item.effective_date,
+                "recorded_at": recorded_at,
+                "source_agency": source_agency,
+                "legal_basis": item.legal_basis,
+                "actor": principal.actor,
+            }
+            for item in planned
+        ],
+    )
+    events.publish(
+        session,
+        PersonsChanged(
+            tuple(
+                PersonChanged(
+                    person_id=item.person.id,
+                    pin=item.person.pin,
+                    event_type=item.event_type,
+                    changes=item.changes,
+                    effective_date=item.effective_date,
+                    source_agency=source_agency,
+                    occurred_at=recorded_at,
+                )
+                for item in planned
+            )
+        ),
     )
 
 
@@ -204,8 +279,9 @@ def record_history(
 
 
 def agency_of(principal: OfficialPrincipal) -> str:
-    """The agency an official acts for: the police of their unit (national level without one)."""
-    return f"police:{principal.jurisdiction_code or 'national'}"
+    """The agency an official acts for: the police of their unit (national level without one), or
+    the agency whose sync update is applied."""
+    return principal.acting_for or f"police:{principal.jurisdiction_code or 'national'}"
 
 
 def touch(person: Person) -> None:

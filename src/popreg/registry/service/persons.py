@@ -63,6 +63,7 @@ from popreg.registry.service.common import (
     snapshot,
     touch,
 )
+from popreg.registry.service.merge import refuse_if_retired
 from popreg.registry.service.residences import add_residence
 from popreg.units.catalogue import UnitGeneration, get_unit
 
@@ -258,6 +259,7 @@ def get_person(
 ) -> PersonRead:
     """A person's current record; the read is written to the access log."""
     person = load_for_reading(session, principal, pin, action="person.read", purpose=purpose)
+    refuse_if_retired(session, person)
     return person_view(session, person)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from popreg.kit.errors import InvalidInput
 from popreg.registry import repository
 from popreg.registry.models import Person, PersonEvent, Residence
-from popreg.registry.rules import PartialDate, ResidenceKind
+from popreg.registry.rules import LifeStatus, PartialDate, ResidenceKind, raise_merged
 from popreg.registry.service.common import load_person, precision
 
 # Each readable attribute and the keys of history events that change it. The two permanent-residence
@@ -69,6 +69,8 @@ def field_provenance(session: Session, *, pin: str, fields: Sequence[str]) -> di
             details={"field": "fields", "unknown": unknown},
         )
     person = load_person(session, pin)
+    if person.life_status == LifeStatus.MERGED:
+        raise_merged()
     events = repository.events_of(session, person.id)
     residence = repository.current_permanent_residence(session, person.id)
     answer: dict[str, Provenanced] = {}
