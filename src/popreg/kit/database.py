@@ -10,13 +10,16 @@ trace in the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+import psycopg
+from psycopg import sql as psycopg_sql
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -148,3 +151,39 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows (dicts with the same keys) in the session's transaction, as one bulk operation.
+
+    PostgreSQL: ``COPY ... FROM STDIN`` with the columns' own bind conversions (JSON, UTC datetimes),
+    several times cheaper than the row-by-row pipeline of an ``executemany``; other backends: a Core
+    ``executemany``. Server-side defaults and autoincrement ids are filled as for an ``INSERT``.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), list(rows))
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0].keys())
+    columns = [table.c[name] for name in names]
+    conversions = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    copy_rows = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name), psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(n) for n in names)
+    )
+    driver_connection: Any = connection.connection.driver_connection
+    try:
+        with driver_connection.cursor() as cursor, cursor.copy(copy_rows) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        value if convert is None or value is None else convert(value)
+                        for value, convert in zip((row[name] for name in names), conversions, strict=True)
+                    ]
+                )
+    except psycopg.Error as error:
+        # The same exception an INSERT would raise (a unique violation is an IntegrityError), so that
+        # callers that retry on a conflict see no difference.
+        raise DBAPIError.instance(f"COPY {table.name}", None, error, psycopg.Error) from error

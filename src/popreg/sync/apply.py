@@ -14,10 +14,11 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from popreg.kit.clock import VIETNAM, utc_now
+from popreg.kit.database import insert_many
 from popreg.kit.errors import Conflict
 from popreg.kit.text import canonical
 from popreg.officials.rules import OfficialPrincipal
@@ -196,7 +197,7 @@ class IdentifierIndex:
             )
             session.execute(_UPDATE_IDENTIFIER, self.updates)
         if self.inserts:
-            session.execute(insert(_IDENTIFIERS), [{k: v for k, v in row.items() if k != "id"} for row in self.inserts])
+            insert_many(session, _IDENTIFIERS, [{k: v for k, v in row.items() if k != "id"} for row in self.inserts])
         self.inserts, self.updates, self.deletes = [], [], []
 
 

@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, event, false, func, insert, literal, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
+from popreg.kit.database import insert_many
 from popreg.kit.events import PersonChanged, PersonsChanged, PersonsImported
 from popreg.registry.models import Person, PersonEvent
 from popreg.sync.events_models import OutboxEvent
@@ -97,7 +98,7 @@ def record_changes(session: Session, event: PersonsChanged) -> None:
     for change in event.changes:
         sequences[change.person_id] += 1
         rows.append(_row(change, sequences[change.person_id]))
-    session.execute(insert(_OUTBOX), rows)  # Core executemany: no ORM work per row
+    insert_many(session, _OUTBOX, rows)
 
 
 def record_import(session: Session, event: PersonsImported) -> None:

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from popreg.kit.clock import utc_now
+from popreg.kit.database import insert_many
 from popreg.kit.errors import DomainError, InvalidInput
 from popreg.officials.rules import OfficialPrincipal, Role
 from popreg.registry.models import Person
@@ -390,7 +391,7 @@ def _store(session: Session, agency: Agency, items: list[_Item]) -> None:
     if not rows:
         return
     # A plain executemany, then the ids by key: far cheaper than RETURNING over a thousand wide rows.
-    session.execute(insert(_UPDATES), rows)
+    insert_many(session, _UPDATES, rows)
     keys = [str(row["idempotency_key"]) for row in rows]
     ids: dict[str, int] = {}
     for start in range(0, len(keys), 900):

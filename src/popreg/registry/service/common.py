@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from popreg.audit import service as audit
 from popreg.kit import events
 from popreg.kit.clock import today_in_vietnam, utc_now
+from popreg.kit.database import insert_many
 from popreg.kit.errors import InvalidInput, NotFound
 from popreg.kit.events import PersonChanged, PersonsChanged
 from popreg.officials.rules import (
@@ -219,8 +220,9 @@ def record_events(session: Session, planned: Sequence[PlannedEvent], *, principa
         return
     recorded_at = utc_now()
     source_agency = agency_of(principal)
-    session.execute(
-        insert(cast(Table, PersonEvent.__table__)),  # Core executemany: no ORM work per row
+    insert_many(
+        session,
+        cast(Table, PersonEvent.__table__),
         [
             {
                 "person_id": item.person.id,
