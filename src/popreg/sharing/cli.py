@@ -8,46 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from popreg.kit.database import Database
+from popreg.kit.cli import run_in_transaction, split_names
 from popreg.kit.errors import DomainError
-from popreg.kit.settings import get_settings
 from popreg.sharing import service
 from popreg.sharing.credentials import generate_key_pair
 from popreg.sharing.schemas import PartnerCreate, PartnerKind, PolicyIn
 
 app = typer.Typer(help="Partner agencies and businesses of the gateway.", no_args_is_help=True)
 console = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _run(work: Callable[[Session], T]) -> T:
-    """Run one command in one transaction; a refusal prints its code and exits with status 1."""
-    database = Database(get_settings().database_url)
-    try:
-        with database.unit_of_work() as session:
-            return work(session)
-    except DomainError as error:
-        console.print(f"[red]{error.code}[/red]: {error.message}")
-        raise typer.Exit(1) from None
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        console.print(f"[red]INPUT_INVALID[/red]: {problems}")
-        raise typer.Exit(1) from None
-    finally:
-        database.dispose()
-
-
-def _names(value: str) -> list[str]:
-    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 @app.command("create")
@@ -57,7 +32,7 @@ def create(
     kind: Annotated[PartnerKind, typer.Option(help="agency (legal basis) or business (consent).")],
 ) -> None:
     """Register a partner. It can do nothing until it has a policy and a key."""
-    _run(
+    run_in_transaction(
         lambda session: service.create(
             session, actor=service.CLI_OPERATOR, data=PartnerCreate(id=partner_id, name=name, kind=kind)
         )
@@ -81,18 +56,18 @@ def policy(
 
     def work(session: Session) -> int:
         data = PolicyIn(
-            operations=_names(operations),
-            verify_fields=_names(verify_fields),
-            read_fields=_names(read_fields),
-            write_fields=_names(write_fields),
-            purposes=_names(purposes),
+            operations=split_names(operations),
+            verify_fields=split_names(verify_fields),
+            read_fields=split_names(read_fields),
+            write_fields=split_names(write_fields),
+            purposes=split_names(purposes),
             daily_quota=daily_quota,
             rate_per_second=rate,
             burst=burst,
         )
         return service.set_policy(session, actor=service.CLI_OPERATOR, partner_id=partner_id, data=data).version
 
-    version = _run(work)
+    version = run_in_transaction(work)
     console.print(f"Policy of {partner_id} is now at version {version}.")
 
 
@@ -107,7 +82,9 @@ def add_key(
     except (OSError, ValueError) as error:
         console.print(f"[red]PARTNER_KEY_INVALID[/red]: {jwk_file} is not a readable JSON file ({error}).")
         raise typer.Exit(1) from None
-    kid = _run(lambda session: service.add_key(session, actor=service.CLI_OPERATOR, partner_id=partner_id, jwk=jwk).kid)
+    kid = run_in_transaction(
+        lambda session: service.add_key(session, actor=service.CLI_OPERATOR, partner_id=partner_id, jwk=jwk).kid
+    )
     console.print(f"Added key {kid} to {partner_id}.")
 
 
@@ -117,7 +94,9 @@ def retire_key(
     kid: Annotated[str, typer.Argument(help="The key id.")],
 ) -> None:
     """Retire a key: no new assertion verifies with it; tokens already issued run until they expire."""
-    _run(lambda session: service.retire_key(session, actor=service.CLI_OPERATOR, partner_id=partner_id, kid=kid))
+    run_in_transaction(
+        lambda session: service.retire_key(session, actor=service.CLI_OPERATOR, partner_id=partner_id, kid=kid)
+    )
     console.print(f"Retired key {kid} of {partner_id}.")
 
 
@@ -127,21 +106,23 @@ def suspend(
     reason: Annotated[str, typer.Option(help="Why, for the log and the partner.")],
 ) -> None:
     """Suspend a partner: its tokens are refused within the refresh interval."""
-    _run(lambda session: service.suspend(session, actor=service.CLI_OPERATOR, partner_id=partner_id, reason=reason))
+    run_in_transaction(
+        lambda session: service.suspend(session, actor=service.CLI_OPERATOR, partner_id=partner_id, reason=reason)
+    )
     console.print(f"Suspended {partner_id}.")
 
 
 @app.command("resume")
 def resume(partner_id: Annotated[str, typer.Argument(help="The partner.")]) -> None:
     """Let a suspended partner work again."""
-    _run(lambda session: service.resume(session, actor=service.CLI_OPERATOR, partner_id=partner_id))
+    run_in_transaction(lambda session: service.resume(session, actor=service.CLI_OPERATOR, partner_id=partner_id))
     console.print(f"Resumed {partner_id}.")
 
 
 @app.command("list")
 def list_partners() -> None:
     """Print every partner, its policy and keys as JSON."""
-    partners = _run(lambda session: service.views(session, service.get_all(session)))
+    partners = run_in_transaction(lambda session: service.views(session, service.get_all(session)))
     typer.echo(json.dumps([partner.model_dump(mode="json") for partner in partners], ensure_ascii=False, indent=2))
 
 

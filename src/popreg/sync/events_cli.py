@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from popreg.kit.cli import run_in_transaction, split_names
 from popreg.kit.database import Database
-from popreg.kit.errors import DomainError
 from popreg.kit.settings import get_settings
 from popreg.sharing.service import CLI_OPERATOR
 from popreg.sync import subscribers
@@ -26,28 +24,6 @@ from popreg.sync.events_schemas import SubscriberCreate
 
 app = typer.Typer(help="Outbound change events: subscribers, the dispatcher, dead letters.", no_args_is_help=True)
 console = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _run(work: Callable[[Session], T]) -> T:
-    """Run one command in one transaction; a refusal prints its code and exits with status 1."""
-    database = Database(get_settings().database_url)
-    try:
-        with database.unit_of_work() as session:
-            return work(session)
-    except DomainError as error:
-        console.print(f"[red]{error.code}[/red]: {error.message}")
-        raise typer.Exit(1) from None
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        console.print(f"[red]INPUT_INVALID[/red]: {problems}")
-        raise typer.Exit(1) from None
-    finally:
-        database.dispose()
-
-
-def _names(value: str) -> list[str]:
-    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 def _print(value: Any) -> None:
@@ -67,14 +43,18 @@ def subscribe(
 
     def work(session: Session) -> Any:
         data = SubscriberCreate(
-            id=subscriber_id, name=name or subscriber_id, url=url, event_types=_names(types), fields=_names(fields)
+            id=subscriber_id,
+            name=name or subscriber_id,
+            url=url,
+            event_types=split_names(types),
+            fields=split_names(fields),
         )
         subscriber, secret = subscribers.create(
             session, actor=CLI_OPERATOR, data=data, secret_key=settings.secret_key.get_secret_value()
         )
         return subscribers.views(session, [subscriber], secret=secret)[0].model_dump(mode="json")
 
-    _print(_run(work))
+    _print(run_in_transaction(work))
     console.print("Keep the secret: it is never shown again.")
 
 
@@ -82,7 +62,7 @@ def subscribe(
 def list_subscribers() -> None:
     """Every subscriber with its status and how many events wait for it."""
     _print(
-        _run(
+        run_in_transaction(
             lambda session: [
                 view.model_dump(mode="json") for view in subscribers.views(session, subscribers.get_all(session))
             ]
@@ -96,14 +76,16 @@ def suspend(
     reason: Annotated[str, typer.Option(help="Why (kept with the subscriber and in the access log).")],
 ) -> None:
     """Stop delivering to a subscriber; its events wait and arrive, in order, once it is resumed."""
-    _run(lambda session: subscribers.suspend(session, actor=CLI_OPERATOR, subscriber_id=subscriber_id, reason=reason))
+    run_in_transaction(
+        lambda session: subscribers.suspend(session, actor=CLI_OPERATOR, subscriber_id=subscriber_id, reason=reason)
+    )
     console.print(f"Subscriber {subscriber_id} suspended.")
 
 
 @app.command("resume")
 def resume(subscriber_id: Annotated[str, typer.Argument(help="The subscriber.")]) -> None:
     """Deliver again to a suspended subscriber."""
-    _run(lambda session: subscribers.resume(session, actor=CLI_OPERATOR, subscriber_id=subscriber_id))
+    run_in_transaction(lambda session: subscribers.resume(session, actor=CLI_OPERATOR, subscriber_id=subscriber_id))
     console.print(f"Subscriber {subscriber_id} resumed.")
 
 
@@ -113,7 +95,7 @@ def dead_letters(
 ) -> None:
     """Events that failed every attempt (oldest first)."""
     _print(
-        _run(
+        run_in_transaction(
             lambda session: [
                 letter.model_dump(mode="json") for letter in subscribers.dead_letters(session, subscriber_id=subscriber)
             ]
@@ -127,7 +109,7 @@ def redeliver(
     subscriber: Annotated[str | None, typer.Option(help="Every dead letter of this subscriber.")] = None,
 ) -> None:
     """Put dead letters back in the queue (one, a subscriber's, or with neither option all of them)."""
-    count = _run(
+    count = run_in_transaction(
         lambda session: subscribers.redeliver(
             session, actor=CLI_OPERATOR, subscriber_id=subscriber, delivery_id=delivery
         )
