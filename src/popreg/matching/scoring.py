@@ -206,16 +206,18 @@ def encode(records: Records) -> Encoded:
 
 
 DENSE_PAIRS = 1 << 26
-"""Up to this many possible (value, value) pairs, distinct pairs are found with a dense table."""
+"""Up to this many possible (value, value) pairs (and four times the pairs scored), distinct pairs
+are found with a dense table."""
 
 
 def _distinct_pairs(left: CodeArray, right: CodeArray, values: int) -> tuple[IndexArray, CodeArray, CodeArray] | None:
     """Each pair's index into the distinct unordered (value, value) pairs, and those pairs.
 
-    None when there are so many distinct values (addresses) that pairs rarely repeat: then the
-    similarity is computed for every pair directly.
+    None when the table of all possible pairs would be large next to the pairs at hand (addresses,
+    or a few thousand pairs of a small file): then the similarity is computed for every pair
+    directly, which costs less than finding the distinct ones.
     """
-    if values * values > DENSE_PAIRS:
+    if values * values > min(DENSE_PAIRS, 4 * len(left)):
         return None
     low, high = np.minimum(left, right), np.maximum(left, right)
     keys = low.astype(np.int64) * values + high
