@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ HOAN_KIEM = "00070"  # Phường Hoàn Kiếm, Hà Nội
 HA_NOI = "01"
 SAIGON_WARD = "26740"  # Phường Sài Gòn, Hồ Chí Minh
 HO_CHI_MINH = "79"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def add_official(
@@ -51,6 +53,36 @@ def sign_in(
     response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of a console page's forms."""
+    match = CSRF.search(html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def console_sign_in(
+    client: TestClient,
+    database: Database,
+    *,
+    username: str = "officer",
+    role: Role = Role.COMMUNE_OFFICER,
+    jurisdiction_code: str | None = BA_DINH,
+    create: bool = True,
+) -> str:
+    """Sign an official (created unless ``create=False``) in through the console's login form; returns
+    the session's CSRF token for the forms."""
+    if create:
+        add_official(database, username=username, role=role, jurisdiction_code=jurisdiction_code)
+    login = client.get("/console/login")
+    response = client.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(login.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return csrf_of(client.get("/console").text)
 
 
 def person_payload(**overrides: Any) -> dict[str, Any]:

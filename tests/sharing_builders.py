@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey
 
-from builders import sign_in
+from builders import register, sign_in
 from popreg.kit.database import Database
 from popreg.officials.rules import Role
 from popreg.sharing import service
@@ -31,6 +32,19 @@ TEST_KEY = "test-secret-key-of-at-least-32-characters"  # the secret_key of the 
 def admin_headers(client: TestClient, database: Database, *, username: str = "admin") -> dict[str, str]:
     """The Authorization header of a signed-in national administrator."""
     return sign_in(client, database, username=username, role=Role.NATIONAL_ADMIN, jurisdiction_code=None)
+
+
+@pytest.fixture
+def officer(client: TestClient, database: Database) -> dict[str, str]:
+    """A commune officer of Ba Đình (Hà Nội); returns their Authorization header."""
+    return sign_in(client, database)
+
+
+@pytest.fixture
+def person(client: TestClient, officer: dict[str, str]) -> str:
+    """A person of Ba Đình, registered by ``officer``; returns the PIN."""
+    pin: str = register(client, officer)["pin"]
+    return pin
 
 
 def policy_payload(**overrides: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Builders and fixtures of the sync tests: an official of Ba Đình and a person of theirs, an agency
-allowed to sync, updates, and sending them. Test modules import the fixtures they use."""
+"""Builders and fixtures of the sync tests: an agency allowed to sync, updates, and sending them (the
+official of Ba Đình and the person of theirs are sharing_builders' ``officer`` and ``person``). Test modules
+import the fixtures they use."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from builders import register, sign_in
 from popreg.kit.database import Database
 from popreg.sharing.schemas import PartnerKind
 from popreg.sync.rules import WRITABLE_FIELDS
@@ -66,19 +66,6 @@ def send(client: TestClient, headers: dict[str, str], body: dict[str, Any]) -> A
 
 def send_batch(client: TestClient, headers: dict[str, str], updates: list[dict[str, Any]]) -> Any:
     return client.post("/api/v1/sync/updates/batch", json={"updates": updates}, headers=headers)
-
-
-@pytest.fixture
-def officer(client: TestClient, database: Database) -> dict[str, str]:
-    """A commune officer of Ba Đình (Hà Nội)."""
-    return sign_in(client, database)
-
-
-@pytest.fixture
-def person(client: TestClient, officer: dict[str, str]) -> str:
-    """A person of Ba Đình; returns the PIN."""
-    pin: str = register(client, officer)["pin"]
-    return pin
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Identity cards in a real browser: an official applies for a card, has it produced and issued, looks
 at its front and back, and downloads its PDF. Debian's Chromium through Playwright, against the real
-application served by uvicorn, on each database backend (the fixtures of the console's browser test).
+application served by uvicorn, on each database backend (the fixtures of tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
-from test_console_browser import _sign_in, browser, chromium, console_url  # noqa: F401 - shared fixtures
 
+from browser_builders import browser_sign_in
 from builders import BA_DINH, add_official, register_over_http
 from popreg.kit.database import Database
 
@@ -20,15 +20,15 @@ NAME = "Nguyễn Thị Minh Khai"
 
 
 def test_an_official_issues_a_card_and_downloads_its_rendering(
-    browser: Browser,  # noqa: F811 - the fixture imported from the console's browser test
-    console_url: str,  # noqa: F811 - idem
+    browser: Browser,
+    console_url: str,
     database: Database,
     tmp_path: Path,
 ) -> None:
     add_official(database, username="officer", jurisdiction_code=BA_DINH)
     pin = register_over_http(console_url, full_name=NAME)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    _sign_in(page, console_url)
+    browser_sign_in(page, console_url)
 
     page.goto(f"{console_url}/console/persons/{pin}")
     section = page.get_by_role("region", name="Thẻ căn cước").first

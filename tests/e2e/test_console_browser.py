@@ -1,89 +1,26 @@
 """The officials' console in a real browser: Debian's Chromium driven by Playwright against the real
 application served by uvicorn on a free localhost port.
 
-Runs on each database backend (the ``database`` fixture). Chromium is the system one
-(``/usr/bin/chromium``); Playwright never downloads a browser here. Without Chromium the test is
-skipped with the reason, except where ``CI`` is set: there it fails.
+Runs on each database backend (the ``database`` fixture), with the fixtures of tests/e2e/conftest.py.
+Chromium is the system one (``/usr/bin/chromium``); Playwright never downloads a browser here. Without
+Chromium the test is skipped with the reason, except where ``CI`` is set: there it fails.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from builders import BA_DINH, PASSWORD, add_official
-from popreg.app import create_app
+from browser_builders import browser_sign_in
+from builders import BA_DINH, add_official
 from popreg.kit.database import Database
-from popreg.kit.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 NAME = "Trần Thị Ánh Nguyệt"
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        reason = "Debian's Chromium is not installed (apt-get install chromium); the browser test needs it"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def console_url(settings: Settings, database: Database) -> Iterator[str]:
-    """The real application, served by uvicorn in a background thread."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, database), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="console-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the console server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser(chromium: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def _sign_in(page: Page, console_url: str) -> None:
-    page.goto(f"{console_url}/console")
-    expect(page).to_have_url(re.compile(r"/console/login"))
-    page.get_by_label("Tên đăng nhập").fill("officer")
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Xin chào, Officer")
 
 
 def test_an_official_registers_a_person_finds_them_without_accents_and_reads_their_history(
@@ -91,7 +28,7 @@ def test_an_official_registers_a_person_finds_them_without_accents_and_reads_the
 ) -> None:
     add_official(database, username="officer", jurisdiction_code=BA_DINH)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _sign_in(page, console_url)
+    browser_sign_in(page, console_url)
     page.screenshot(path=tmp_path / "home.png", full_page=True)
 
     page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Đăng ký công dân").click()
@@ -156,7 +93,7 @@ def test_an_official_opens_a_household_with_a_head_and_adds_the_spouse(
 ) -> None:
     add_official(database, username="officer", jurisdiction_code=BA_DINH)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _sign_in(page, console_url)
+    browser_sign_in(page, console_url)
     head = _register(page, console_url, full_name="Trần Văn Hùng", birth_date="1965-04-02", sex="Nam")
     spouse = _register(page, console_url, full_name="Lê Thị Hoa", birth_date="1968-09-10", sex="Nữ")
 

@@ -1,7 +1,7 @@
 """Consents and data uses in a real browser: an official opens a person, records the consent the citizen
 signed at the counter, a bank then reads the person through the API, and the official sees that read in
 the list of who used the person's data. Debian's Chromium through Playwright, against the real
-application served by uvicorn, on each database backend (the fixtures of the console's browser test).
+application served by uvicorn, on each database backend (the fixtures of tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
-from test_console_browser import _sign_in, browser, chromium, console_url  # noqa: F401 - shared fixtures
 
+from browser_builders import browser_sign_in
 from builders import BA_DINH, add_official, register_over_http
 from popreg.kit.database import Database
 from sharing_builders import access_token, add_partner, bearer
@@ -22,8 +22,8 @@ NAME = "Phạm Thị Thu Hà"
 
 
 def test_an_official_records_a_consent_and_sees_the_banks_read_among_the_data_uses(
-    browser: Browser,  # noqa: F811 - the fixture imported from the console's browser test
-    console_url: str,  # noqa: F811 - idem
+    browser: Browser,
+    console_url: str,
     database: Database,
     tmp_path: Path,
 ) -> None:
@@ -31,7 +31,7 @@ def test_an_official_records_a_consent_and_sees_the_banks_read_among_the_data_us
     add_partner(database, partner_id="vietbank", read_fields=["full_name", "birth_date", "permanent_address"])
     pin = register_over_http(console_url, full_name=NAME)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _sign_in(page, console_url)
+    browser_sign_in(page, console_url)
 
     page.goto(f"{console_url}/console/persons/{pin}")
     section = page.get_by_role("region", name="Đồng ý chia sẻ dữ liệu").first

@@ -2,80 +2,27 @@
 records side by side, merges them, and the retired PIN's page leads to the record kept.
 
 Debian's Chromium driven by Playwright against the real application served by uvicorn, on each
-database backend. The cluster is written directly through the ORM models, as a run of
-``popreg match dedupe`` stores it. Without Chromium the test is skipped, except where ``CI`` is set.
+database backend (the fixtures of tests/e2e/conftest.py). The cluster is written directly through the
+ORM models, as a run of ``popreg match dedupe`` stores it. Without Chromium the test is skipped, except
+where ``CI`` is set.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from builders import BA_DINH, PASSWORD, add_official, register_over_http
+from browser_builders import browser_sign_in
+from builders import BA_DINH, add_official, register_over_http
 from duplicate_builders import MERGE_BASIS, add_cluster, candidate_statuses
-from popreg.app import create_app
 from popreg.kit.database import Database
-from popreg.kit.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 NAME = "Nguyễn Thị Minh Khai"
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        reason = "Debian's Chromium is not installed (apt-get install chromium); the browser test needs it"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def console_url(settings: Settings, database: Database) -> Iterator[str]:
-    """The real application, served by uvicorn in a background thread."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, database), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="duplicates-console-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the console server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser(chromium: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_an_official_opens_a_cluster_compares_the_records_and_merges_them(
@@ -86,11 +33,7 @@ def test_an_official_opens_a_cluster_compares_the_records_and_merges_them(
     duplicate = register_over_http(console_url, permanent_residence=None, ethnicity_code="02")
     run_id, cluster_id = add_cluster(database, [kept, duplicate], probabilities=[0.99, 0.98])
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{console_url}/console")
-    page.get_by_label("Tên đăng nhập").fill("officer")
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Xin chào, Officer")
+    browser_sign_in(page, console_url)
 
     page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Hồ sơ nghi trùng").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Hồ sơ nghi trùng lặp")

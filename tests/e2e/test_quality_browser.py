@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import update
-from test_console_browser import _sign_in, browser, chromium, console_url  # noqa: F401 - shared fixtures
 
+from browser_builders import browser_sign_in
 from builders import add_official
 from popreg.kit.database import Database
 from popreg.officials.rules import Role
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_national_official_reads_the_quality_dashboard_and_one_province(
-    browser: Browser,  # noqa: F811 - the fixture imported from the console's browser test
-    console_url: str,  # noqa: F811 - idem
+    browser: Browser,
+    console_url: str,
     database: Database,
     tmp_path: Path,
 ) -> None:
@@ -40,7 +40,7 @@ def test_a_national_official_reads_the_quality_dashboard_and_one_province(
             service.take_snapshot(session, taken_by="test", as_of=AS_OF)
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _sign_in(page, console_url)
+    browser_sign_in(page, console_url)
     page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Chất lượng dữ liệu").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Chất lượng dữ liệu – Việt Nam")
     expect(page.locator("#quality-source")).to_contain_text("Số liệu của lần đo 3")

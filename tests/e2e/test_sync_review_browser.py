@@ -13,8 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
-from test_console_browser import _sign_in, browser, chromium, console_url  # noqa: F401 - shared fixtures
 
+from browser_builders import browser_sign_in
 from builders import BA_DINH, add_official, register_over_http
 from popreg.kit.database import Database
 from popreg.sync.models import PersonIdentifier
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_an_official_resolves_a_queued_conflict(
-    browser: Browser,  # noqa: F811 - the fixture imported from the console's browser test
-    console_url: str,  # noqa: F811 - idem
+    browser: Browser,
+    console_url: str,
     database: Database,
     tmp_path: Path,
 ) -> None:
@@ -51,7 +51,7 @@ def test_an_official_resolves_a_queued_conflict(
     assert (queued.status_code, queued.json()["code"]) == (202, "SYNC_CONFLICT_NEWER_VALUE"), queued.text
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _sign_in(page, console_url)
+    browser_sign_in(page, console_url)
     page.get_by_role("link", name="Cập nhật từ cơ quan cần xử lý").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Cập nhật từ cơ quan cần xử lý")
     row = page.get_by_role("row", name=pin)

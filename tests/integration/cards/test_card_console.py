@@ -12,32 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from builders import BA_DINH, HOAN_KIEM, PASSWORD, add_official, register, sign_in
+from builders import BA_DINH, HOAN_KIEM, console_sign_in, register, sign_in
 from popreg.cards.models import Card
 from popreg.kit.database import Database
 from popreg.officials.rules import Role
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CARD_PAGE = re.compile(r"/console/persons/(\d{12})/cards/(\d+)\?notice=card_applied")
 APPLICATION = "Tờ khai CC01 số 7 ngày 05/01/2026"
-
-
-def csrf_of(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-def console_sign_in(client: TestClient, database: Database, *, username: str = "officer", **official: object) -> str:
-    add_official(database, username=username, **official)
-    login = client.get("/console/login")
-    response = client.post(
-        "/console/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(login.text)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    return csrf_of(client.get("/console").text)
 
 
 @pytest.fixture

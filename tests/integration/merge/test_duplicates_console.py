@@ -4,35 +4,13 @@ shown next to their field, and the page of a retired PIN."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
-from builders import PASSWORD, add_official, register, sign_in
+from builders import console_sign_in, register, sign_in
 from duplicate_builders import MERGE_BASIS, add_cluster, candidate_statuses
 from popreg.kit.database import Database
 from popreg.officials.rules import Role
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-def console_sign_in(client: TestClient, database: Database, *, username: str = "officer", **official: object) -> str:
-    add_official(database, username=username, **official)
-    login = client.get("/console/login")
-    response = client.post(
-        "/console/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(login.text)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    return csrf_of(client.get("/console").text)
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """POST /api/v1/verify and /api/v1/verify/batch, on SQLite and PostgreSQL: answers, signatures, the
 access log written before the answer, every refusal with its code, and what a partner can never learn."""
 
+# ruff: noqa: F811 - the fixtures officer and person come from sharing_builders
+
 from __future__ import annotations
 
 import hashlib
@@ -13,11 +15,10 @@ from joserfc import jws
 from joserfc.jwk import KeySet
 from sqlalchemy import select, text
 
-from builders import register, sign_in
 from popreg.audit.models import AccessLogEntry
 from popreg.audit.service import verify_log
 from popreg.kit.database import Database
-from sharing_builders import access_token, add_partner, admin_headers, bearer
+from sharing_builders import access_token, add_partner, admin_headers, bearer, officer, person  # noqa: F401 - fixtures
 
 DEATH_EXTRACT = "Trích lục khai tử số 12/2026"
 TODAY_CLAIMS = {"full_name": "Nguyễn Thị Minh Khai", "birth_date": "1990-05-12", "sex": "F"}
@@ -38,17 +39,6 @@ def log_entry(database: Database, transaction_id: str) -> AccessLogEntry:
 def error_of(response: Any) -> dict[str, Any]:
     error: dict[str, Any] = response.json()["error"]
     return error
-
-
-@pytest.fixture
-def officer(client: TestClient, database: Database) -> dict[str, str]:
-    return sign_in(client, database)
-
-
-@pytest.fixture
-def person(client: TestClient, officer: dict[str, str]) -> str:
-    pin: str = register(client, officer)["pin"]
-    return pin
 
 
 @pytest.fixture

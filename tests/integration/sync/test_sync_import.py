@@ -24,8 +24,9 @@ from popreg.sharing.models import PartnerPolicy
 from popreg.sync.cli import app as sync_cli
 from popreg.sync.models import PersonIdentifier, SyncUpdate
 
-# The fixtures officer, person and agency come from sync_builders (no conftest in this shared folder).
-from sync_builders import BASIS, OBSERVED, agency, officer  # noqa: F401 - fixtures (see the note above)
+# The fixture officer comes from sharing_builders, agency from sync_builders (no conftest in this shared folder).
+from sharing_builders import officer  # noqa: F401 - fixtures (see the note above)
+from sync_builders import BASIS, OBSERVED, agency  # noqa: F401 - fixtures (see the note above)
 
 
 @pytest.fixture

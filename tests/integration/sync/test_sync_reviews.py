@@ -17,8 +17,10 @@ from popreg.officials.rules import Role
 from popreg.registry.models import Person, PersonEvent
 from popreg.sync.models import PersonIdentifier
 
-# The fixtures officer, person and agency come from sync_builders (no conftest in this shared folder).
-from sync_builders import add_agency, agency, observed, officer, person, send, update_body  # noqa: F401 - fixtures (see the note above)
+# The fixtures officer and person come from sharing_builders, agency from sync_builders (no conftest in this
+# shared folder).
+from sharing_builders import officer, person  # noqa: F401 - fixtures (see the note above)
+from sync_builders import add_agency, agency, observed, send, update_body  # noqa: F401 - fixtures (see the note above)
 
 STALE = observed(minutes_ago=60)
 

@@ -18,10 +18,11 @@ from popreg.registry.models import Person, PersonEvent
 from popreg.sharing.gate import PartnerGate
 from popreg.sync.api import handle
 from popreg.sync.models import PersonIdentifier, SyncUpdate
-from sharing_builders import access_token, bearer
 
-# The fixtures officer, person and agency come from sync_builders (no conftest in this shared folder).
-from sync_builders import BASIS, add_agency, agency, observed, officer, person, send, send_batch, update_body  # noqa: F401 - fixtures (see the note above)
+# The fixtures officer and person come from sharing_builders, agency from sync_builders (no conftest in this
+# shared folder).
+from sharing_builders import access_token, bearer, officer, person  # noqa: F401 - fixtures (see the note above)
+from sync_builders import BASIS, add_agency, agency, observed, send, send_batch, update_body  # noqa: F401 - fixtures (see the note above)
 
 
 def now() -> str:

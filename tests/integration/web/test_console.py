@@ -12,46 +12,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from builders import BA_DINH, HA_NOI, HOAN_KIEM, PASSWORD, add_official, register, sign_in
+from builders import BA_DINH, HA_NOI, HOAN_KIEM, PASSWORD, add_official, console_sign_in, csrf_of, register, sign_in
 from popreg.audit.models import AccessLogEntry
 from popreg.kit.clock import in_vietnam, today_in_vietnam
 from popreg.kit.database import Database
 from popreg.officials.rules import Role
 from popreg.registry.models import Household, HouseholdMember, Person, PersonEvent, PersonRelation, Residence
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 NAME = "Trần Thị Ánh Nguyệt"
 LEGAL_BASIS = "Trích lục khai sinh số 45/1995 ngày 10/03/1995"
 FATHER = {"full_name": "Trần Văn Hùng", "sex": "M", "birth_date": "1965-04-02"}
 UNKNOWN_PIN = "079099000000"  # well formed, but nobody registered in province 079 in these tests
-
-
-def csrf_of(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-def console_sign_in(
-    client: TestClient,
-    database: Database,
-    *,
-    username: str = "officer",
-    role: Role = Role.COMMUNE_OFFICER,
-    jurisdiction_code: str | None = BA_DINH,
-    create: bool = True,
-) -> str:
-    """Sign in through the login form; returns the session's CSRF token for the forms."""
-    if create:
-        add_official(database, username=username, role=role, jurisdiction_code=jurisdiction_code)
-    login = client.get("/console/login")
-    response = client.post(
-        "/console/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(login.text)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    return csrf_of(client.get("/console").text)
 
 
 def person_form(csrf: str, **overrides: str) -> dict[str, str]:
