@@ -12,10 +12,11 @@ from rich.console import Console
 from popreg.kit.database import Database
 from popreg.kit.errors import DomainError
 from popreg.kit.settings import get_settings
-from popreg.matching.dedupe import DEFAULT_THRESHOLD, check_threshold, find_duplicates
-from popreg.matching.link import REGISTER, link_files
+from popreg.matching.choices import BACKENDS, DEFAULT_THRESHOLD, REGISTER
 from popreg.matching.review_cli import merge_command
-from popreg.matching.splink_model import BACKENDS
+
+# The modules that do the work import Splink, DuckDB and pandas (about a second): each command imports
+# them when it runs, so that every other `popreg` command starts without them.
 
 app = typer.Typer(help="Record matching: duplicates in the register, linkage of files.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -38,6 +39,8 @@ def dedupe(
     backend: Backend = "duckdb",
 ) -> None:
     """Find likely duplicate persons across the register and queue their clusters for review."""
+    from popreg.matching.dedupe import find_duplicates
+
     database = Database(get_settings().database_url)
     try:
         with database.unit_of_work() as session:
@@ -69,6 +72,9 @@ def link(
     backend: Backend = "duckdb",
 ) -> None:
     """Link an agency's file of persons to another file or to the register."""
+    from popreg.matching.dedupe import check_threshold
+    from popreg.matching.link import link_files
+
     try:
         check_threshold(threshold)
         if right == REGISTER:

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from popreg.kit.clock import utc_now
 from popreg.kit.errors import InvalidInput
+from popreg.matching.choices import DEFAULT_THRESHOLD
 from popreg.matching.frames import normalise_frame
 from popreg.matching.models import DuplicateCandidate, DuplicateRun
 from popreg.matching.register import register_frame
 from popreg.matching.splink_model import train
 
-DEFAULT_THRESHOLD = 0.99
 """Pairs at or above this match probability are clustered for review (see docs/matching.md)."""
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from popreg.kit.errors import InvalidInput
+from popreg.matching.choices import REGISTER
 from popreg.matching.frames import normalise_frame
 from popreg.matching.register import register_frame
 from popreg.matching.splink_model import train
@@ -39,8 +40,6 @@ FIELDS = (
 fields of agencies' files: an identity number such as an old ID-card or social-insurance number,
 a postal code, a suburb, town or village name)."""
 
-REGISTER = "register"
-"""``--right register`` links to the persons of the register."""
 
 # What each field is compared as: the name parts count as one "name" comparison, and so on.
 _COMPARED_AS = {

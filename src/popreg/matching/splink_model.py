@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from popreg.kit.errors import InvalidInput
+from popreg.matching.choices import BACKENDS
 from popreg.matching.scoring import (
     FUZZY_NAME,
     LEVELS,
@@ -33,8 +34,6 @@ from popreg.matching.scoring import (
     load_parameters,
     prior_weight,
 )
-
-BACKENDS = ("duckdb", "spark")
 
 
 class BackendUnavailableError(InvalidInput):
