@@ -5,8 +5,10 @@ package, and the synthetic population with labelled duplicates (``popreg synth``
 Methods, run on the same machine:
 
 * ``popreg``: popreg's model (Vietnamese normalisation, its comparison levels and blocking rules),
-  trained without labels by Splink on DuckDB and predicted by Splink; ``popreg-numpy`` scores the
-  same blocked pairs with the same trained m/u in popreg's vectorised scorer (rapidfuzz + NumPy).
+  trained without labels by Splink on DuckDB and predicted by Splink; ``popreg (NumPy scorer)``
+  is what ``popreg match dedupe`` and ``link`` run: the same blocking rules in NumPy
+  (``matching.blocking``, the same pairs as Splink's) scored with the same trained m/u in popreg's
+  vectorised scorer (rapidfuzz + NumPy).
 * ``splink-default``: Splink's library comparisons (NameComparison, DateOfBirthComparison,
   ExactMatch) with its usual training (u by random sampling, m by EM), FEBRL only.
 * ``recordlinkage``: recordlinkage's documented approach: a blocked index, string comparisons
@@ -17,8 +19,9 @@ classified as a match), a true pair is one the data set labels. Pairs per second
 blocked candidate pairs scored divided by the time of that step only; "scored" means every
 comparison's level, the full match weight (with term-frequency adjustments) and the match
 probability of each pair. For Splink it is ``predict`` (blocking included); for the NumPy scorer
-the records are encoded once beforehand (reported as ``encode_s``) and the rate is the median of
-at least RUNS runs (more for small files, up to two seconds). Training is timed separately
+the records are encoded once beforehand (reported as ``encode_s``), the pairs blocked once
+(``block_s``), and the rate is the median of at least RUNS runs (more for small files, up to two
+seconds). Training is timed separately
 (``train_s``); above 100,000 records it runs on a random sample of 100,000 (see
 ``splink_model.TRAINING_SAMPLE``), which is unsupervised either way.
 
@@ -43,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from popreg.matching.blocking import candidate_pairs
 from popreg.matching.frames import normalise_frame, records_from_frame
 from popreg.matching.scoring import encode, score_indexed
 from popreg.matching.splink_model import train
@@ -71,6 +75,12 @@ def _predicted(predictions: pd.DataFrame, probabilities: np.ndarray) -> set[tupl
     return {_pair(a, b) for a, b in above.itertuples(index=False)}
 
 
+def _ordered(first: np.ndarray, second: np.ndarray, probabilities: Any) -> pd.DataFrame:
+    """Pairs of ids as (lower, higher) with their probabilities, to line up two scorers' pairs."""
+    a, b = first.astype(str), second.astype(str)
+    return pd.DataFrame({"low": np.where(a < b, a, b), "high": np.where(a < b, b, a), "p": np.asarray(probabilities)})
+
+
 def _popreg(tables: list[pd.DataFrame], link_type: str, truth: set[tuple[str, str]]) -> list[dict[str, Any]]:
     started = time.perf_counter()
     normalised = [normalise_frame(table) for table in tables]
@@ -90,15 +100,20 @@ def _popreg(tables: list[pd.DataFrame], link_type: str, truth: set[tuple[str, st
         "train_s": round(train_seconds, 2),
         **_f1(predicted, truth),
     }
-    # The same blocked pairs scored by the vectorised scorer with the trained parameters: the records
-    # are encoded once (like Splink registering its tables), then each run scores every pair.
-    combined = pd.concat(normalised, ignore_index=True).drop_duplicates("unique_id").reset_index(drop=True)
+    # The path of `popreg match dedupe` and `link`: the records encoded once, the pairs of the blocking
+    # rules generated in NumPy (timed once as block_s), then each run scores every pair with the trained
+    # parameters. The pairs are Splink's own (checked below), so the two rows compare the same work.
+    combined = pd.concat(normalised, ignore_index=True)
     started = time.perf_counter()
     encoded = encode(records_from_frame(combined))
     encode_seconds = time.perf_counter() - started
-    position = pd.Series(np.arange(len(combined)), index=combined["unique_id"].astype(str))
-    left = position.loc[predictions["unique_id_l"].astype(str)].to_numpy()
-    right = position.loc[predictions["unique_id_r"].astype(str)].to_numpy()
+    ids = combined["unique_id"].astype(str).to_numpy()
+    started = time.perf_counter()
+    if link_type == "link_only":
+        left, right = candidate_pairs(encoded, left_size=len(normalised[0]))
+    else:
+        left, right = candidate_pairs(encoded, rank=np.argsort(np.argsort(ids, kind="stable")))
+    block_seconds = time.perf_counter() - started
     parameters = linker.parameters()
     rates: list[float] = []
     first = time.perf_counter()
@@ -108,15 +123,21 @@ def _popreg(tables: list[pd.DataFrame], link_type: str, truth: set[tuple[str, st
         started = time.perf_counter()
         probabilities, _ = score_indexed(encoded, left, right, parameters)
         rates.append(len(left) / (time.perf_counter() - started))
-    numpy_predicted = _predicted(predictions, probabilities)
-    difference = (
-        float(np.max(np.abs(probabilities - predictions["match_probability"].to_numpy()))) if len(left) else 0.0
+    ours = _ordered(ids[left], ids[right], probabilities)
+    theirs = _ordered(
+        predictions["unique_id_l"].to_numpy(), predictions["unique_id_r"].to_numpy(), predictions["match_probability"]
     )
+    both = ours.merge(theirs, on=["low", "high"], how="outer", suffixes=("", "_splink"))
+    above = ours[ours["p"] >= THRESHOLD]
+    numpy_predicted = set(zip(above["low"], above["high"], strict=True))
+    difference = float((both["p"] - both["p_splink"]).abs().max()) if len(both) else 0.0
     numpy_row = {
         "method": "popreg (NumPy scorer)",
-        "pairs": len(predictions),
+        "pairs": len(left),
         "pairs_per_second": round(float(np.median(rates))),
         "encode_s": round(encode_seconds, 2),
+        "block_s": round(block_seconds, 2),
+        "same_pairs_as_splink": bool(both["p"].notna().all() and both["p_splink"].notna().all()),
         "max_difference_to_splink": difference,
         **_f1(numpy_predicted, truth),
     }

@@ -11,14 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from popreg.kit.errors import InvalidInput
+from popreg.matching.blocking import candidate_pairs
 from popreg.matching.choices import REGISTER
-from popreg.matching.frames import normalise_frame
+from popreg.matching.frames import normalise_frame, records_from_frame
 from popreg.matching.register import register_frame
-from popreg.matching.splink_model import train
+from popreg.matching.scoring import encode, score_indexed
+from popreg.matching.splink_model import estimate_parameters
 
 FIELDS = (
     "full_name",
@@ -133,7 +136,9 @@ def link_files(
     threshold: float,
     backend: str = "duckdb",
 ) -> LinkResult:
-    """Score the candidate pairs between two files (or a file and the register)."""
+    """The candidate pairs between two files (or a file and the register) at or above the threshold,
+    best first: the model is trained on both sides without labels (Splink), and the pairs that the
+    blocking rules produce are scored by the vectorised scorer."""
     parsed = parse_mappings(mappings)
     left_frame = read_table(left)
     if str(right) == REGISTER:
@@ -173,9 +178,20 @@ def link_files(
         if kind not in compared:
             for frame in (left_norm, right_norm):
                 frame[list(columns)] = None
-    linker = train([left_norm, right_norm], link_type="link_only", backend=backend)
-    predictions = linker.predict(threshold)
-    pairs = _oriented(predictions)
+    parameters = estimate_parameters([left_norm, right_norm], link_type="link_only", backend=backend)
+    both = pd.concat([left_norm, right_norm], ignore_index=True)
+    encoded = encode(records_from_frame(both))
+    first, second = candidate_pairs(encoded, left_size=len(left_norm))
+    probabilities, _ = score_indexed(encoded, first, second, parameters)
+    above = probabilities >= threshold
+    ids = both["unique_id"].to_numpy(dtype=object)
+    pairs = pd.DataFrame(
+        {
+            "left_id": ids[first[above]],
+            "right_id": ids[second[above]],
+            "match_probability": np.round(probabilities[above], 6),
+        }
+    ).sort_values(["match_probability", "left_id", "right_id"], ascending=[False, True, True], ignore_index=True)
     return LinkResult(pairs=pairs, left_records=len(left_norm), right_records=len(right_norm))
 
 
@@ -188,18 +204,3 @@ _NORMALISED_BY = {
     "postcode": ("postcode",),
     "locality": ("locality",),
 }
-
-
-def _oriented(predictions: pd.DataFrame) -> pd.DataFrame:
-    """One row per pair with the left file's id first, best first."""
-    if predictions.empty:
-        return pd.DataFrame({"left_id": [], "right_id": [], "match_probability": []})
-    left_is_l = predictions["source_dataset_l"] == "input_0"
-    frame = pd.DataFrame(
-        {
-            "left_id": predictions["unique_id_l"].where(left_is_l, predictions["unique_id_r"]),
-            "right_id": predictions["unique_id_r"].where(left_is_l, predictions["unique_id_l"]),
-            "match_probability": predictions["match_probability"].round(6),
-        }
-    )
-    return frame.sort_values(["match_probability", "left_id"], ascending=[False, True], ignore_index=True)

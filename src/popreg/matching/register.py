@@ -7,6 +7,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from popreg.registry.models import Person, Residence
+from popreg.registry.rules import LifeStatus
 
 
 def register_frame(session: Session, *, province_code: str | None = None) -> pd.DataFrame:
@@ -17,6 +18,9 @@ def register_frame(session: Session, *, province_code: str | None = None) -> pd.
     matching either way. The residence's unit is read with its generation, so that a pre-2025
     commune is compared as the current commune it became; persons without any permanent residence
     keep their home province for the place comparison.
+
+    Records retired by a merge (life status ``merged``) are not read: they are no longer persons of
+    the register, and their survivor, which is read, holds what they held.
     """
     latest_first = (Residence.valid_to.is_(None).desc(), Residence.valid_from.desc(), Residence.id.desc())
     ranked = (
@@ -46,6 +50,7 @@ def register_frame(session: Session, *, province_code: str | None = None) -> pd.
             Person.home_province_code.label("province_code"),
         )
         .outerjoin(ranked, and_(ranked.c.person_id == Person.id, ranked.c.rank == 1))
+        .where(Person.life_status != LifeStatus.MERGED.value)
         .order_by(Person.id)
     )
     if province_code:

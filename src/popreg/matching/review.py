@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from popreg.audit import service as audit
@@ -221,6 +221,30 @@ def close_candidates_of_retired(session: Session, event: PersonsMerged) -> None:
             remaining[0].decided_by = event.actor
             remaining[0].decided_at = now
     session.flush()
+
+
+def dismissed_pairs(session: Session) -> set[tuple[int, int]]:
+    """The pairs of persons (smaller id first) that an official found to be different people: any
+    two members of one cluster whose rows closed as ``dismissed``. Duplicate detection does not
+    propose them again."""
+    first, second = aliased(DuplicateCandidate), aliased(DuplicateCandidate)
+    query = (
+        select(first.person_id, second.person_id)
+        .join(
+            second,
+            and_(
+                second.run_id == first.run_id,
+                second.cluster_id == first.cluster_id,
+                second.person_id > first.person_id,
+            ),
+        )
+        .where(
+            first.status == CandidateStatus.DISMISSED.value,
+            second.status == CandidateStatus.DISMISSED.value,
+        )
+        .distinct()
+    )
+    return {(int(a), int(b)) for a, b in session.execute(query)}
 
 
 # ---------------------------------------------------------------------------------------------

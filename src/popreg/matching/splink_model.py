@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from popreg.kit.errors import InvalidInput
+from popreg.matching.blocking import BLOCKING_RULES
 from popreg.matching.choices import BACKENDS
 from popreg.matching.scoring import (
     FUZZY_NAME,
@@ -174,28 +175,6 @@ def _comparisons(term_frequencies: bool = False) -> list[dict[str, Any]]:
     ]
 
 
-BLOCKING_RULES = (
-    # A misspelt or missing middle or given name, lost diacritics, an outdated address.
-    "l.birth_days = r.birth_days AND l.family = r.family",
-    # A misspelt family name.
-    "l.birth_days = r.birth_days AND l.given = r.given",
-    # Day and month exchanged, a wrong day, only the year known.
-    "l.family = r.family AND l.given = r.given AND l.birth_year = r.birth_year",
-    # The name written in another order.
-    "l.name_key = r.name_key AND l.birth_year = r.birth_year",
-    # Where a source carries them: the same identity number, whatever else is wrong.
-    "l.identifier = r.identifier",
-    # A wrong date of birth and a misspelt name: the same postcode or locality and the initials.
-    "l.postcode = r.postcode AND l.family_initial = r.family_initial AND l.given_initial = r.given_initial",
-    "l.locality = r.locality AND l.family_initial = r.family_initial AND l.given_initial = r.given_initial",
-    # Family and given name both misspelt (or exchanged): the date of birth and where the person lives.
-    "l.birth_days = r.birth_days AND l.postcode = r.postcode",
-    "l.birth_days = r.birth_days AND l.locality = r.locality",
-    "l.birth_days = r.birth_days AND l.address = r.address",
-)
-"""Pairs are compared only when one of these holds: together they keep every kind of defect the
-register sees while comparing a few pairs per person (see docs/matching.md)."""
-
 _TRAINING_RULES = ("l.birth_days = r.birth_days", "l.name_key = r.name_key")
 """EM passes: pairs born on the same day (trains the names, sex, place, address, ...), then pairs
 with the same words of the name (trains the birth date). Each pass is a few pairs per record."""
@@ -217,7 +196,7 @@ def settings(link_type: str, parameters: Parameters | None = None) -> dict[str, 
         "unique_id_column_name": "unique_id",
         "probability_two_random_records_match": start.prior,
         "comparisons": comparisons,
-        "blocking_rules_to_generate_predictions": list(BLOCKING_RULES),
+        "blocking_rules_to_generate_predictions": [rule.sql for rule in BLOCKING_RULES],
         "retain_intermediate_calculation_columns": False,
         "retain_matching_columns": False,
     }
@@ -297,16 +276,8 @@ class TrainedLinker:
         frame: pd.DataFrame = result.as_pandas_dataframe()
         return frame
 
-    def clusters(self, predictions: Any, threshold: float) -> pd.DataFrame:
-        """Connected components of the pairs at or above the threshold: unique_id, cluster_id."""
-        clustered = self.linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=threshold
-        )
-        frame: pd.DataFrame = clustered.as_pandas_dataframe()
-        return frame
 
-
-def train(
+def estimate_parameters(
     tables: list[pd.DataFrame],
     *,
     link_type: str,
@@ -315,8 +286,9 @@ def train(
     seed: int = 2024,
     term_frequencies: bool = True,
     sample: int | None = TRAINING_SAMPLE,
-) -> TrainedLinker:
-    """A linker over normalised tables (see :func:`popreg.matching.frames.normalise_frame`).
+) -> Parameters:
+    """The model of normalised tables (see :func:`popreg.matching.frames.normalise_frame`), for the
+    vectorised scorer.
 
     With ``train_model`` the model is estimated on the tables themselves, without labels; without
     it (or when the tables are too small to estimate from, under 1,000 records) the shipped
@@ -324,7 +296,8 @@ def train(
     sample of that many (the same share of each table): m, u and the prior are properties of the
     population, not of its size, and a sample estimates them as well in a fraction of the time.
     The prior (the share of pairs that are one person) is estimated last, from the blocked pairs
-    (:func:`popreg.matching.scoring.estimate_prior`).
+    (:func:`popreg.matching.scoring.estimate_prior`). Only the training records are handed to the
+    backend.
     """
     from splink import Linker
 
@@ -333,24 +306,14 @@ def train(
     logging.getLogger("splink").setLevel(logging.ERROR)
     api = database_api(backend)
     start = Parameters(**{**load_parameters().__dict__, "term_frequencies": term_frequencies})
-    prepared = [with_initials(table) for table in tables]
-    registered = [api.register(table, dataset_display_name=f"input_{index}") for index, table in enumerate(prepared)]
-    inputs = registered if len(registered) > 1 else registered[0]
     records = sum(len(table) for table in tables)
     if not (train_model and records >= 1000):
-        return TrainedLinker(Linker(inputs, settings(link_type, start), log_level=None))
-    training_inputs = inputs
-    training_sizes = [len(table) for table in prepared]
+        return start
+    prepared = [with_initials(table) for table in tables]
     if sample is not None and records > sample:
-        share = sample / records
-        # A database API of its own: Splink caches tables (term frequencies) by name per API.
-        sample_api = database_api(backend)
-        sampled = [
-            sample_api.register(table.sample(frac=share, random_state=seed), dataset_display_name=f"input_{index}")
-            for index, table in enumerate(prepared)
-        ]
-        training_inputs = sampled if len(sampled) > 1 else sampled[0]
-        training_sizes = [round(len(table) * share) for table in prepared]
+        prepared = [table.sample(frac=sample / records, random_state=seed) for table in prepared]
+    registered = [api.register(table, dataset_display_name=f"input_{index}") for index, table in enumerate(prepared)]
+    training_inputs = registered if len(registered) > 1 else registered[0]
     linker = Linker(training_inputs, settings(link_type, start), log_level=None)
     training_records = min(records, sample or records)
     linker.training.estimate_u_using_random_sampling(max_pairs=min(1e7, max(1e5, training_records * 10.0)), seed=seed)
@@ -364,10 +327,47 @@ def train(
             linker = Linker(training_inputs, settings(link_type, before), log_level=None)
     # Predict with the trained values kept away from 0 and 1, so that no single level decides alone.
     trained = TrainedLinker(linker).parameters().bounded()
-    trained = _with_estimated_prior(
-        Linker(training_inputs, settings(link_type, trained), log_level=None), trained, training_sizes, link_type
+    return _with_estimated_prior(
+        Linker(training_inputs, settings(link_type, trained), log_level=None),
+        trained,
+        [len(table) for table in prepared],
+        link_type,
     )
-    return TrainedLinker(Linker(inputs, settings(link_type, trained), log_level=None))
+
+
+def train(
+    tables: list[pd.DataFrame],
+    *,
+    link_type: str,
+    backend: str = "duckdb",
+    train_model: bool = True,
+    seed: int = 2024,
+    term_frequencies: bool = True,
+    sample: int | None = TRAINING_SAMPLE,
+) -> TrainedLinker:
+    """A Splink linker over the whole tables with the model :func:`estimate_parameters` estimates.
+
+    The commands score with the vectorised scorer; Splink's own predictions serve the test and the
+    benchmark that hold the scorer to them.
+    """
+    from splink import Linker
+
+    parameters = estimate_parameters(
+        tables,
+        link_type=link_type,
+        backend=backend,
+        train_model=train_model,
+        seed=seed,
+        term_frequencies=term_frequencies,
+        sample=sample,
+    )
+    # A database API of its own: Splink caches tables (term frequencies) by name per API.
+    api = database_api(backend)
+    registered = [
+        api.register(with_initials(table), dataset_display_name=f"input_{index}") for index, table in enumerate(tables)
+    ]
+    inputs = registered if len(registered) > 1 else registered[0]
+    return TrainedLinker(Linker(inputs, settings(link_type, parameters), log_level=None))
 
 
 def total_pairs(sizes: list[int], link_type: str) -> float:
