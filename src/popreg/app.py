@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +35,9 @@ from popreg.sync.api import reviews_router as sync_reviews_router
 from popreg.sync.api import updates_router as sync_updates_router
 from popreg.sync.dispatch import DispatcherRunner
 from popreg.sync.events_api import router as events_router
+from popreg.sync.file_jobs import FILES_PATH as SYNC_FILES_PATH
+from popreg.sync.file_jobs import FileJobRunner
+from popreg.sync.file_jobs_api import files_router as sync_files_router
 from popreg.units.api import router as units_router
 from popreg.web.app import mount_console
 from popreg.wiring import configure
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if app.state.serving == 0:
             app.state.gateway.start()
             app.state.bulk_runner.start()
+            app.state.sync_file_runner.start()
             if app.state.event_dispatcher is not None:
                 app.state.event_dispatcher.start()
         app.state.serving += 1
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if app.state.serving == 0:
                 if app.state.event_dispatcher is not None:
                     app.state.event_dispatcher.close()
+                app.state.sync_file_runner.close()
                 app.state.bulk_runner.close()
                 app.state.gateway.close()
 
@@ -116,11 +122,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         refresh_seconds=settings.gateway_refresh_seconds,
     )
     app.state.bulk_runner = BulkRunner(app.state.database, directory=Path(settings.bulk_directory))
+    app.state.sync_file_runner = FileJobRunner(
+        app.state.database, directory=Path(settings.bulk_directory) / "sync-files"
+    )
     app.state.event_dispatcher = (
         DispatcherRunner(app.state.database, settings) if settings.events_dispatch_in_serve else None
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, path_limits={BULK_PATH: MAX_UPLOAD_BYTES})
+    app.add_middleware(
+        BodySizeLimit, path_limits={BULK_PATH: MAX_UPLOAD_BYTES, SYNC_FILES_PATH: settings.sync_file_max_bytes}
+    )
     app.add_middleware(GatewayRoutes, gateway=app.state.gateway)
     for router in (
         officials_router,
@@ -135,6 +146,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         quality_router,
         events_router,
         sync_updates_router,
+        sync_files_router,
         sync_reviews_router,
         duplicates_router,
     ):
@@ -176,3 +188,17 @@ def _describe_hot_routes(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def serving_app() -> FastAPI:
+    """The application as ``popreg serve`` runs it, one per worker process.
+
+    Everything built at start-up (modules, routes, the ORM's mappers, caches) lives as long as the
+    process, yet each of the collector's full passes would walk it again: it is frozen out of them
+    (``gc.freeze``), after one collection so that no start-up garbage is kept for ever. In the sync
+    benchmark, passes over long-lived objects took a fifth of the CPU of each batch of 1,000 updates.
+    """
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app

@@ -69,7 +69,7 @@ def serve(
     import uvicorn
 
     uvicorn.run(
-        "popreg.app:create_app",
+        "popreg.app:serving_app",
         factory=True,
         host=host,
         port=port,

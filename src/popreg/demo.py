@@ -98,8 +98,13 @@ def build_demo(*, database_file: str, people: int, seed: int, console: Console) 
                 actor=partners.CLI_OPERATOR,
                 partner_id=partner.partner_id,
                 data=PolicyIn(
-                    # The agency (social insurance) also keeps the numbers it issues up to date (sync).
-                    operations=["verify", "read", "sync"] if partner.kind is PartnerKind.AGENCY else ["verify", "read"],
+                    # The agency (social insurance) also keeps the numbers it issues up to date (sync) and
+                    # may subscribe to the register's change events of the fields it may read (events).
+                    operations=(
+                        ["verify", "read", "sync", "events"]
+                        if partner.kind is PartnerKind.AGENCY
+                        else ["verify", "read"]
+                    ),
                     write_fields=(
                         ["social_insurance_number", "health_insurance_card_number"]
                         if partner.kind is PartnerKind.AGENCY

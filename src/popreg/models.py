@@ -7,6 +7,7 @@ import popreg.sharing.bulk_models  # noqa: F401 - bulk verification jobs
 import popreg.sharing.consent_models  # noqa: F401 - citizens' consents to share with a partner
 import popreg.sharing.models  # noqa: F401 - partners, policies, keys, used assertions, usage
 import popreg.sync.events_models  # noqa: F401 - outbound events: outbox, subscribers, deliveries
+import popreg.sync.file_jobs_models  # noqa: F401 - agencies' uploaded sync files, run as jobs
 import popreg.sync.models  # noqa: F401 - inbound sync updates, review queue, other agencies' identifiers
 from popreg.audit.models import AccessLogEntry, AccessLogHead
 from popreg.cards.models import Card

@@ -26,6 +26,7 @@ from popreg.kit.database import Base, Database
 from popreg.officials.rules import Role
 from popreg.sharing.bulk_api import BULK_PATH
 from popreg.sharing.credentials import client_assertion
+from popreg.sync.file_jobs import FILES_PATH as SYNC_FILES_PATH
 from sharing_builders import TOKEN_URL, access_token, add_partner, token_form
 
 TOKEN_PATH = "/api/v1/oauth/token"
@@ -255,6 +256,8 @@ def _probes(operation: Operation, *, full: bool) -> Iterator[Probe]:
     yield Probe(method, f"{url}?%FF%FE=%00&unknown={'x' * 3000}", what="undeclared query")
     if operation.path.startswith(BULK_PATH) and method == "POST":
         yield from _bulk_probes(url, full=full)
+    elif operation.path == SYNC_FILES_PATH and method == "POST":
+        yield from _sync_file_probes(url, full=full)
     elif "application/x-www-form-urlencoded" in content:
         yield from _form_probes(url, content["application/x-www-form-urlencoded"]["schema"], full=full)
     elif "application/json" in content or operation.method in BODY_METHODS:
@@ -328,6 +331,37 @@ def _bulk_probes(url: str, *, full: bool) -> Iterator[Probe]:
             yield Probe("POST", url, data=fields, files={"file": ("a.csv", csv)}, what=f"{name}={value[:10]!r}")
 
 
+def _sync_file_probes(url: str, *, full: bool) -> Iterator[Probe]:
+    csv = b"pin,tax_code\n001190012345,0101234567\n"
+    form = {"legal_basis": "Luật Quản lý thuế 2019", "observed_at": "2026-11-27T00:00:00+07:00"}
+    yield Probe("POST", url, content=b"", what="no body")
+    yield Probe("POST", url, {"Content-Type": "application/json"}, content=b'{"file": 1}', what="json body")
+    yield Probe("POST", url, {"Content-Type": "multipart/form-data; boundary=zz"}, content=b"--zz\r\ngarbage")
+    if not full:
+        return
+    yield Probe("POST", url, data=form, what="without file")
+    garbage = {
+        "empty": b"",
+        "random bytes": bytes(range(256)) * 8,
+        "not utf-8": "pin,full_name\n001190012345,Lê Nguyên\n".encode("cp1258"),
+        "fake parquet": b"PAR1" + b"\x00garbage" * 20 + b"PAR1",
+        "unknown column": b"pin,phone\n001190012345,0912\n",
+        "ragged": b'pin,tax_code\n"001190012345,1\n\x00\xff,,,,\n',
+    }
+    for what, data in garbage.items():
+        yield Probe("POST", url, data=form, files={"file": ("a.csv", data)}, what=f"file {what}")
+    options = {
+        "mapping": ["=", "a=b=c", "pin=nope", LONG, "pin=\x00"],
+        "legal_basis": [LONG, "a\x00b"],
+        "observed_at": ["yesterday", "2026-11-27", LONG],
+        "result_format": ["xlsx", "\x00"],
+    }
+    for name, values in options.items():
+        for value in values:
+            fields = {**form, name: value}
+            yield Probe("POST", url, data=fields, files={"file": ("a.csv", csv)}, what=f"{name}={value[:10]!r}")
+
+
 # --- sending and judging ------------------------------------------------------------------------------
 
 
@@ -398,8 +432,11 @@ class Credentials:
 
     def __init__(self, client: TestClient, database: Database) -> None:
         self.official = sign_in(client, database, username="admin", role=Role.NATIONAL_ADMIN, jurisdiction_code=None)
-        self.keys = add_partner(database, verify_fields=["full_name", "birth_date", "sex"])
-        self.partner = {"Authorization": f"Bearer {access_token(self.keys.partner_id)}"}
+        self.keys = add_partner(
+            database, verify_fields=["full_name", "birth_date", "sex"], operations=["verify", "read", "events"]
+        )
+        token = access_token(self.keys.partner_id, scope=("verify", "read", "events"))
+        self.partner = {"Authorization": f"Bearer {token}"}
 
     def headers(self, principal: str) -> dict[str, str]:
         return self.official if principal == "official" else self.partner if principal == "partner" else {}

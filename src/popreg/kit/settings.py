@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         description="Where bulk verification jobs keep their files (the upload and the result, a folder per "
         "job); every serving process of a deployment must see the same directory.",
     )
+    sync_file_max_bytes: int = Field(
+        default=1 << 30,
+        ge=1,
+        description="The largest file of updates an agency can upload (POST /api/v1/sync/files); a larger body "
+        "is refused with 413 INPUT_TOO_LARGE. Its jobs keep their files under POPREG_BULK_DIRECTORY/sync-files.",
+    )
     events_dispatch_in_serve: bool = Field(
         default=False,
         description="Run an event dispatcher inside each `popreg serve` process (otherwise run "

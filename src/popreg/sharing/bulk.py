@@ -20,15 +20,10 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
-import os
-import shutil
-import threading
-import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,38 +32,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from popreg.audit.service import PendingEntry, append_entries
 from popreg.kit.clock import in_vietnam, utc_now
 from popreg.kit.database import Database
 from popreg.kit.errors import InvalidInput, NotFound
+from popreg.kit.jobs import STALE_AFTER as STALE_AFTER
+from popreg.kit.jobs import JobRunner, JobStatus, fsync, job_directory
+from popreg.kit.jobs import new_job_id as new_job_id
+from popreg.kit.jobs import remove_job_files as remove_job_files
+from popreg.kit.jobs import source_path as source_path
 from popreg.sharing.bulk_models import VerificationJob
 from popreg.sharing.columns import verify_table
 from popreg.sharing.facts import fetch_facts_table
 from popreg.sharing.rules import VERIFIABLE_FIELDS, MatchMode, check_threshold
 
-logger = logging.getLogger("popreg.sharing.bulk")
-
 BULK_ACTION = "verify.bulk"
 DEFAULT_CHUNK_ROWS = 200_000
 """Rows per chunk: each chunk is one access-log entry (the log's head stays locked while its items
 are written, a fraction of a second) and one step of the checkpoint."""
-STALE_AFTER = timedelta(minutes=2)
-"""A running job whose worker sent no heartbeat for this long is taken over by another process."""
 IGNORE = "-"
 """The mapping target of a column to leave out (``customer_ref=-``)."""
 RESULT_FORMATS = ("parquet", "csv")
 PARQUET_MAGIC = b"PAR1"
 _SAMPLE_BYTES = 1 << 20
-
-
-class Status:
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
 
 
 def _refusal(message: str, code: str, **details: Any) -> InvalidInput:
@@ -371,20 +359,8 @@ def check_options(*, mode: str, threshold: float, result_format: str) -> tuple[M
     return match_mode, check_threshold(threshold), result_format
 
 
-def job_directory(directory: Path, job_id: str) -> Path:
-    return directory / job_id
-
-
-def source_path(directory: Path, job_id: str) -> Path:
-    return job_directory(directory, job_id) / "source"
-
-
 def result_path(directory: Path, job_id: str, result_format: str) -> Path:
     return job_directory(directory, job_id) / f"result.{result_format}"
-
-
-def new_job_id() -> str:
-    return uuid.uuid4().hex
 
 
 def create_job(session: Session, *, job_id: str, request: JobRequest, layout: Layout) -> VerificationJob:
@@ -402,7 +378,7 @@ def create_job(session: Session, *, job_id: str, request: JobRequest, layout: La
         source_name=request.source_name[:300],
         source_format=layout.format,
         result_format=request.result_format,
-        status=Status.QUEUED,
+        status=JobStatus.QUEUED,
         rows_total=layout.rows_total,
         rows_done=0,
         records_done=0,
@@ -469,13 +445,15 @@ def job_summary(job: VerificationJob) -> dict[str, Any]:
     return summary
 
 
-class LostClaim(Exception):
-    """Another process took the job over (this one stopped sending heartbeats in time)."""
-
-
-class BulkRunner:
+class BulkRunner(JobRunner[VerificationJob]):
     """Runs bulk verification jobs in a background thread of a serving process (or in the caller's
     thread, from the CLI). On start it resumes the jobs a stopped process left unfinished."""
+
+    model = VerificationJob
+    part_suffix = "parquet"
+    label = "bulk verification"
+    refusal = InvalidInput
+    internal_error = ("BULK_JOB_FAILED", "The job stopped on an internal error; submit the file again.")
 
     def __init__(
         self,
@@ -485,111 +463,7 @@ class BulkRunner:
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         poll_seconds: float = 5.0,
     ) -> None:
-        self.database = database
-        self.directory = Path(directory)
-        self.chunk_rows = chunk_rows
-        self.poll_seconds = poll_seconds
-        self.worker = uuid.uuid4().hex
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="popreg-bulk-verify", daemon=True)
-            self._thread.start()
-
-    def notify(self) -> None:
-        """A job was submitted: look for work now."""
-        self._wake.set()
-
-    def close(self) -> None:
-        """Stop after the chunk in progress (its job resumes on the next start)."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        self._wake.set()
-        thread.join(timeout=60)
-        self.release()
-
-    def release(self) -> None:
-        """Give back the jobs this runner holds, so that the next process resumes them at once."""
-        with self.database.unit_of_work() as session:
-            session.execute(
-                update(VerificationJob)
-                .where(VerificationJob.claimed_by == self.worker, VerificationJob.status == Status.RUNNING)
-                .values(status=Status.QUEUED, claimed_by=None, updated_at=utc_now())
-                .execution_options(synchronize_session=False)
-            )
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                job_id = self.claim_next()
-                if job_id is not None:
-                    self.run(job_id)
-                    continue
-            except Exception:
-                logger.exception("bulk verification worker failed; it tries again shortly")
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
-
-    def claim_next(self) -> str | None:
-        """Take the oldest queued job, or a running job whose worker went silent."""
-        stale = utc_now() - STALE_AFTER
-        with self.database.unit_of_work() as session:
-            candidates = (
-                session.execute(
-                    select(VerificationJob.id)
-                    .where(
-                        or_(
-                            VerificationJob.status == Status.QUEUED,
-                            (VerificationJob.status == Status.RUNNING)
-                            & or_(VerificationJob.heartbeat_at.is_(None), VerificationJob.heartbeat_at < stale),
-                        )
-                    )
-                    .order_by(VerificationJob.created_at)
-                    .limit(5)
-                )
-                .scalars()
-                .all()
-            )
-            for job_id in candidates:
-                claimed = session.execute(
-                    update(VerificationJob)
-                    .where(
-                        VerificationJob.id == job_id,
-                        or_(
-                            VerificationJob.status == Status.QUEUED,
-                            (VerificationJob.status == Status.RUNNING)
-                            & or_(VerificationJob.heartbeat_at.is_(None), VerificationJob.heartbeat_at < stale),
-                        ),
-                    )
-                    .values(status=Status.RUNNING, claimed_by=self.worker, heartbeat_at=utc_now(), updated_at=utc_now())
-                    .execution_options(synchronize_session=False)
-                )
-                if getattr(claimed, "rowcount", 0) == 1:
-                    return str(job_id)
-        return None
-
-    def run(self, job_id: str, *, max_chunks: int | None = None) -> None:
-        """Work on a job this runner claimed until it is completed or failed, or the runner stops, or
-        ``max_chunks`` chunks are done (then the job stays claimed, as if this process had stopped)."""
-        try:
-            self._run(job_id, max_chunks=max_chunks)
-        except LostClaim:
-            logger.warning("bulk job %s was taken over by another process", job_id)
-        except InvalidInput as refusal:
-            self._fail(job_id, refusal.code, refusal.message)
-        except Exception:
-            logger.exception("bulk job %s failed", job_id)
-            self._fail(job_id, "BULK_JOB_FAILED", "The job stopped on an internal error; submit the file again.")
+        super().__init__(database, directory=directory, chunk_rows=chunk_rows, poll_seconds=poll_seconds)
 
     def _run(self, job_id: str, *, max_chunks: int | None) -> None:
         with self.database.read_session() as session:
@@ -602,11 +476,8 @@ class BulkRunner:
             today = in_vietnam(job.created_at).date()
             context = (job.partner_id, job.purpose, job.legal_basis, job.result_format)
         first_chunk = chunk_number
-        folder = job_directory(self.directory, job_id)
         layout = inspect_source(source_path(self.directory, job_id), mapping)
-        for stray in folder.glob("part-*.parquet"):
-            if int(stray.stem.split("-")[1]) >= chunk_number:
-                stray.unlink()  # written by a run that stopped before committing it
+        self._remove_uncommitted_parts(job_id, chunk_number)
         chunks = read_chunks(
             source_path(self.directory, job_id),
             layout,
@@ -624,16 +495,21 @@ class BulkRunner:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="popreg-bulk-read") as reader:
             ahead = reader.submit(read_ahead)
             while (item := ahead.result()) is not None:
-                if self._stopping.is_set() or (max_chunks is not None and chunk_number >= first_chunk + max_chunks):
+                if self._stops_before(chunk_number, first_chunk=first_chunk, max_chunks=max_chunks):
                     return
                 ahead = reader.submit(read_ahead)
                 chunk, facts = item
                 results = self._answers(chunk, facts, mode=mode, threshold=threshold, today=today)
-                part = folder / f"part-{chunk_number:06d}.parquet"
-                _write_durably(results, part)
+                _write_durably(results, self.part_path(job_id, chunk_number))
                 self._commit_chunk(job_id, chunk, results, layout, context=context, chunk_number=chunk_number)
                 chunk_number += 1
-        self._finish(job_id, folder, chunk_number, result_format=context[3])
+        result_format = context[3]
+        self._complete(
+            job_id,
+            chunks=chunk_number,
+            target=result_path(self.directory, job_id, result_format),
+            assemble=lambda parts, into: _assemble(parts, into, result_format=result_format),
+        )
 
     def _facts(self, chunk: Chunk, layout: Layout) -> pa.Table:
         with self.database.read_engine.connect() as connection:
@@ -674,10 +550,7 @@ class BulkRunner:
         )
         items = list(zip(logged_pins.to_pylist(), outcome.to_pylist(), strict=True))
         counts = {entry["values"]: entry["counts"] for entry in pc.value_counts(results["result"]).to_pylist()}
-        with self.database.unit_of_work() as session:
-            job = session.get(VerificationJob, job_id, with_for_update=True)
-            if job is None or job.claimed_by != self.worker or job.status != Status.RUNNING:
-                raise LostClaim(job_id)
+        with self.checkpoint(job_id, chunk_number=chunk_number) as (session, job):
             append_entries(
                 session,
                 [
@@ -698,46 +571,25 @@ class BulkRunner:
             job.records_done += chunk.records
             job.rows_done += results.num_rows
             job.last_line = max(job.last_line, int(results["row"][-1].as_py()) if results.num_rows else 0)
-            job.chunks_done = chunk_number + 1
             job.matched += counts.get("match", 0)
             job.not_matched += counts.get("no_match", 0)
             job.invalid += counts.get("invalid", 0)
-            job.heartbeat_at = job.updated_at = utc_now()
 
-    def _finish(self, job_id: str, folder: Path, chunks: int, *, result_format: str) -> None:
-        parts = [folder / f"part-{number:06d}.parquet" for number in range(chunks)]
-        target = folder / f"result.{result_format}"
-        partial = folder / f"result.{result_format}.partial"
-        schema = _result_schema([pq.read_schema(part) for part in parts])
-        if result_format == "csv":
-            with pa_csv.CSVWriter(partial, schema) as writer:
-                for part in parts:
-                    writer.write_table(_conform(pq.read_table(part), schema))
-        else:
-            with pq.ParquetWriter(partial, schema) as writer:
-                for part in parts:
-                    writer.write_table(_conform(pq.read_table(part), schema))
-        _fsync(partial)
-        os.replace(partial, target)
-        with self.database.unit_of_work() as session:
-            job = session.get(VerificationJob, job_id, with_for_update=True)
-            if job is None or job.claimed_by != self.worker:
-                raise LostClaim(job_id)
-            job.status = Status.COMPLETED
-            job.rows_total = job.rows_done  # exact now (a CSV's line count was an upper bound)
-            job.finished_at = job.updated_at = utc_now()
-        for part in parts:
-            part.unlink(missing_ok=True)
-        source_path(self.directory, job_id).unlink(missing_ok=True)
+    def _completed(self, job: VerificationJob) -> None:
+        job.rows_total = job.rows_done  # exact now (a CSV's line count was an upper bound)
 
-    def _fail(self, job_id: str, code: str, message: str) -> None:
-        with self.database.unit_of_work() as session:
-            job = session.get(VerificationJob, job_id, with_for_update=True)
-            if job is None or job.claimed_by != self.worker:
-                return
-            job.status, job.error_code, job.error_message = Status.FAILED, code, message[:500]
-            job.finished_at = job.updated_at = utc_now()
-        source_path(self.directory, job_id).unlink(missing_ok=True)
+
+def _assemble(parts: list[Path], into: Path, *, result_format: str) -> None:
+    """The parts as one Parquet or CSV file, with the union of their columns."""
+    schema = _result_schema([pq.read_schema(part) for part in parts])
+    if result_format == "csv":
+        with pa_csv.CSVWriter(into, schema) as writer:
+            for part in parts:
+                writer.write_table(_conform(pq.read_table(part), schema))
+    else:
+        with pq.ParquetWriter(into, schema) as writer:
+            for part in parts:
+                writer.write_table(_conform(pq.read_table(part), schema))
 
 
 def _result_schema(schemas: list[pa.Schema]) -> pa.Schema:
@@ -763,13 +615,4 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def _write_durably(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
-    _fsync(path)
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def remove_job_files(directory: Path, job_id: str) -> None:
-    shutil.rmtree(job_directory(directory, job_id), ignore_errors=True)
+    fsync(path)

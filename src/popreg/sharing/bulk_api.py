@@ -20,6 +20,7 @@ from popreg.audit.service import PendingEntry, append_entries
 from popreg.kit.database import Database
 from popreg.kit.errors import Conflict, DomainError, InvalidInput
 from popreg.kit.http import error_body
+from popreg.kit.jobs import JobStatus
 from popreg.sharing import bulk
 from popreg.sharing.gate import PartnerContext, PartnerGate
 
@@ -297,7 +298,7 @@ def bulk_verification_result(job_id: str, request: Request) -> Response:
     """The results of a completed job, one row per input row, as Parquet (or CSV if you asked for it)."""
     try:
         summary = _own_job(request, job_id)
-        if summary["status"] != bulk.Status.COMPLETED:
+        if summary["status"] != JobStatus.COMPLETED:
             raise Conflict(
                 f"The job is {summary['status']}; its results can be downloaded once it has completed.",
                 code="BULK_RESULT_NOT_READY",

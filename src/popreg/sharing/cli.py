@@ -46,7 +46,7 @@ def policy(
     daily_quota: Annotated[int, typer.Option(help="Requests per day (Vietnam time).")],
     rate: Annotated[float, typer.Option(help="Requests per second.")],
     burst: Annotated[int, typer.Option(help="Requests that may arrive at once.")],
-    operations: Annotated[str, typer.Option(help="Comma-separated: verify,read,sync.")] = "",
+    operations: Annotated[str, typer.Option(help="Comma-separated: verify,read,sync,events.")] = "",
     verify_fields: Annotated[str, typer.Option(help="Comma-separated attributes a partner may verify.")] = "",
     read_fields: Annotated[str, typer.Option(help="Comma-separated attributes a partner may read.")] = "",
     write_fields: Annotated[str, typer.Option(help="Comma-separated fields an agency may write (sync).")] = "",

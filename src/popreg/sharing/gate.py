@@ -57,7 +57,7 @@ class PolicySnapshot:
     partner_id: str
     kind: str  # "agency" | "business"
     status: str  # "active" | "suspended"
-    operations: frozenset[str]  # subset of {"verify", "read", "sync"}
+    operations: frozenset[str]  # subset of {"verify", "read", "sync", "events"}
     verify_fields: frozenset[str]
     read_fields: frozenset[str]
     purposes: frozenset[str]

@@ -55,7 +55,7 @@ from popreg.sharing.schemas import (
 )
 from popreg.sync.rules import WRITABLE_FIELDS
 
-OPERATIONS: Final = ("verify", "read", "sync")
+OPERATIONS: Final = ("verify", "read", "sync", "events")
 # The attributes a partner may be allowed to read (eKYC) are those the register shares, with provenance.
 READABLE_FIELDS: Final = registry.READABLE_FIELDS
 MAX_ACTIVE_KEYS: Final = 5
@@ -102,13 +102,14 @@ def _record(
 
 
 def validate_policy(data: PolicyIn) -> PolicyIn:
-    """A policy names only what exists: operations among ``verify``, ``read`` and ``sync``, verifiable and
-    readable attributes of the register, fields the sync channel writes, and purposes as short lower-case
-    codes (``account-opening``). Lists are returned without repetitions, in a fixed order."""
+    """A policy names only what exists: operations among ``verify``, ``read``, ``sync`` and ``events`` (an
+    agency's subscriptions to change events), verifiable and readable attributes of the register, fields
+    the sync channel writes, and purposes as short lower-case codes (``account-opening``). Lists are
+    returned without repetitions, in a fixed order."""
     unknown_operations = sorted(set(data.operations) - set(OPERATIONS))
     if unknown_operations:
         raise InvalidInput(
-            f"Unknown operations: {', '.join(unknown_operations)}; use verify, read and/or sync.",
+            f"Unknown operations: {', '.join(unknown_operations)}; use verify, read, sync and/or events.",
             code="POLICY_OPERATION_UNKNOWN",
             details={"field": "operations", "unknown": unknown_operations},
         )

@@ -18,7 +18,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from popreg.kit.clock import VIETNAM, utc_now
-from popreg.kit.database import insert_many
+from popreg.kit.database import insert_many, one_of
 from popreg.kit.errors import Conflict
 from popreg.kit.text import canonical
 from popreg.officials.rules import OfficialPrincipal
@@ -27,7 +27,7 @@ from popreg.registry import service as registry
 from popreg.registry.models import Person, PersonEvent
 from popreg.registry.rules import LifeStatus, ResidenceKind
 from popreg.registry.schemas import LifeStatusIn, PersonUpdate, ResidenceIn
-from popreg.registry.service.common import PlannedEvent, record_event
+from popreg.registry.service.common import PersonIdentity, PlannedEvent, record_event
 from popreg.sync.models import PersonIdentifier
 from popreg.sync.rules import (
     IDENTIFIER_SCHEMES,
@@ -95,6 +95,8 @@ class IdentifierIndex:
     inserts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[int] = field(default_factory=list)
+    freed: set[tuple[str, str]] = field(default_factory=set)  # the values that planned updates replace
+    written_at: datetime = field(default_factory=utc_now)  # one batch, one moment of writing
 
     @classmethod
     def load(cls, session: Session, *, person_ids: Iterable[int], values: Iterable[str]) -> IdentifierIndex:
@@ -108,21 +110,12 @@ class IdentifierIndex:
             _IDENTIFIERS.c.updated_at,
         )
         rows: dict[int, dict[str, Any]] = {}
-        ids, wanted = sorted(set(person_ids)), sorted(set(values))
-        for chunk in _chunks(ids):
-            rows.update(
-                {
-                    row.id: dict(row._mapping)
-                    for row in session.execute(select(*columns).where(_IDENTIFIERS.c.person_id.in_(chunk)))
-                }
-            )
-        for chunk in _chunks(wanted):
-            rows.update(
-                {
-                    row.id: dict(row._mapping)
-                    for row in session.execute(select(*columns).where(_IDENTIFIERS.c.value.in_(chunk)))
-                }
-            )
+        conditions = [
+            *one_of(session, _IDENTIFIERS.c.person_id, set(person_ids)),
+            *one_of(session, _IDENTIFIERS.c.value, set(values)),
+        ]
+        for condition in conditions:
+            rows.update({row.id: dict(row._mapping) for row in session.execute(select(*columns).where(condition))})
         return cls(
             by_person={(row["person_id"], row["scheme"]): row for row in rows.values()},
             by_value={(row["scheme"], row["value"]): row for row in rows.values()},
@@ -152,13 +145,12 @@ class IdentifierIndex:
 
     def write(self, person_id: int, scheme: str, value: str, *, observed_at: datetime, source: str) -> str | None:
         """Plan the write; returns the previous value. A value held by another person is moved."""
-        now = utc_now()
         holder = self.by_value.get((scheme, value))
         if holder is not None and holder["person_id"] != person_id:
             self._remove(holder)
         current = self.by_person.get((person_id, scheme))
         row = {"person_id": person_id, "scheme": scheme, "value": value, "source": source}
-        row |= {"observed_at": observed_at, "updated_at": now}
+        row |= {"observed_at": observed_at, "updated_at": self.written_at}
         if current is None:
             self.inserts.append(row)
             previous = None
@@ -169,6 +161,7 @@ class IdentifierIndex:
                 self.updates.append(
                     {"row_id": current["id"], "new_value": value, "new_source": source, "new_observed": observed_at}
                 )
+                self.freed.add((scheme, previous))
                 row["id"] = current["id"]
             else:
                 current.update(row)
@@ -190,24 +183,31 @@ class IdentifierIndex:
         if self.deletes:
             session.execute(delete(_IDENTIFIERS).where(_IDENTIFIERS.c.id.in_(self.deletes)))
         if self.updates:
-            # Two steps, so that values swapped between rows never meet the unique constraint halfway.
-            session.execute(
-                update(_IDENTIFIERS).where(_IDENTIFIERS.c.id == bindparam("row_id")).values(value=bindparam("marker")),
-                [{"row_id": row["row_id"], "marker": f"~{row['row_id']}"} for row in self.updates],
-            )
+            taken = {(row["scheme"], row["value"]) for row in self.by_value.values() if "id" in row}
+            if taken & self.freed:
+                # A value moves from one updated row to another: two steps, so that the rows never meet
+                # the unique constraint halfway, whatever the order of the updates.
+                markers = [{"row_id": row["row_id"], "marker": f"~{row['row_id']}"} for row in self.updates]
+                session.execute(
+                    update(_IDENTIFIERS)
+                    .where(_IDENTIFIERS.c.id == bindparam("row_id"))
+                    .values(value=bindparam("marker")),
+                    markers,
+                )
             session.execute(_UPDATE_IDENTIFIER, self.updates)
         if self.inserts:
             insert_many(session, _IDENTIFIERS, [{k: v for k, v in row.items() if k != "id"} for row in self.inserts])
-        self.inserts, self.updates, self.deletes = [], [], []
-
-
-def _chunks(values: list[Any], size: int = 900) -> Iterable[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+        self.inserts, self.updates, self.deletes, self.freed = [], [], [], set()
 
 
 def identifier_checks(
-    index: IdentifierIndex, person: Person, fields: dict[str, Any], *, observed_at: datetime, source: str, force: bool
+    index: IdentifierIndex,
+    person: PersonIdentity,
+    fields: dict[str, Any],
+    *,
+    observed_at: datetime,
+    source: str,
+    force: bool,
 ) -> list[str]:
     """The identifier fields that would change (conflicts raise :class:`Queued`)."""
     return [
@@ -221,7 +221,7 @@ def identifier_checks(
 def write_identifiers(
     session: Session,
     index: IdentifierIndex,
-    person: Person,
+    person: PersonIdentity,
     changed: list[str],
     fields: dict[str, Any],
     *,
@@ -248,7 +248,7 @@ def write_identifiers(
         return
     record_event(
         session,
-        person,
+        session.get_one(Person, person.id),  # already in the session: the register path loaded it
         event_type="person.identifiers_linked",
         changes=changes,
         principal=principal,

@@ -15,6 +15,11 @@ Guarantees:
 Failed attempts are retried with exponential back-off and jitter; after ``POPREG_EVENTS_MAX_ATTEMPTS``
 the delivery is dead-lettered and an alert is logged. A webhook answering 410 Gone suspends its
 subscriber.
+
+A partner's subscriber follows the partner: each claim reads the partners' status and policies, a
+delivery carries only the fields the policy lets the partner read at that moment, and the deliveries
+of a suspended partner (or one whose policy lost the ``events`` operation) are not claimed: they wait,
+with no attempt counted, until the partner may receive them again.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from popreg.kit.database import Database, UTCDateTime
 from popreg.kit.settings import Settings
 from popreg.sync import subscribers
 from popreg.sync.events_models import EventDelivery, EventSubscriber, EventSubscription, OutboxEvent
-from popreg.sync.events_rules import ALL_TYPES, event_payload, retry_delay, sign
+from popreg.sync.events_rules import ALL_TYPES, PartnerAllowance, event_payload, retry_delay, sign
 from popreg.sync.nats_publisher import NatsPublisher
 
 logger = logging.getLogger("popreg.events")
@@ -108,6 +113,15 @@ class WebhookSender:
 
 def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:500]
+
+
+def _fields(subscriber: EventSubscriber, allowances: dict[str, PartnerAllowance]) -> frozenset[str]:
+    """The fields a delivery carries: the subscriber's, narrowed to what its partner's policy allows now."""
+    requested = frozenset(subscriber.fields)
+    if subscriber.partner_id is None:
+        return requested
+    allowance = allowances.get(subscriber.partner_id)
+    return requested & allowance.fields if allowance is not None else frozenset()
 
 
 class Dispatcher:
@@ -193,7 +207,7 @@ class Dispatcher:
 
     def fan_out(self) -> int:
         """Turn up to a batch of new outbox rows into one pending delivery per interested subscriber
-        (a subscriber hears of events recorded after its registration)."""
+        (a subscriber hears of events recorded after its registration, until it is deleted)."""
         with self.database.unit_of_work() as session:
             ids = list(
                 session.scalars(
@@ -218,7 +232,11 @@ class Dispatcher:
                     ),
                 )
                 .join(EventSubscriber, EventSubscriber.id == EventSubscription.subscriber_id)
-                .where(OutboxEvent.id.in_(ids), OutboxEvent.id > EventSubscriber.start_after)
+                .where(
+                    OutboxEvent.id.in_(ids),
+                    OutboxEvent.id > EventSubscriber.start_after,
+                    EventSubscriber.status != subscribers.DELETED,
+                )
                 .distinct()
             )
             subquery = matches.subquery()
@@ -244,13 +262,16 @@ class Dispatcher:
             return len(ids)
 
     def claim(self) -> list[Outgoing]:
-        """Lease a batch of deliveries that are due and at the head of their person's queue."""
+        """Lease a batch of deliveries that are due, at the head of their person's queue, and whose
+        subscriber is an administrator's or belongs to a partner that may receive events now."""
         kinds = [subscribers.WEBHOOK] + ([subscribers.NATS] if self.nats is not None else [])
         earlier = aliased(EventDelivery)
         unfanned = aliased(OutboxEvent)
         delivery = EventDelivery
         with self.database.unit_of_work() as session:
             now = self.clock()
+            allowances = subscribers.partner_allowances(session)
+            receiving = sorted(partner for partner, allowance in allowances.items() if allowance.receiving)
             waiting_before = exists().where(
                 earlier.subscriber_id == delivery.subscriber_id,
                 earlier.person_id == delivery.person_id,
@@ -272,6 +293,7 @@ class Dispatcher:
                         or_(delivery.lease_until.is_(None), delivery.lease_until < now),
                         EventSubscriber.status == subscribers.ACTIVE,
                         EventSubscriber.kind.in_(kinds),
+                        or_(EventSubscriber.partner_id.is_(None), EventSubscriber.partner_id.in_(receiving)),
                         ~waiting_before,
                         ~not_fanned_before,
                     )
@@ -295,9 +317,14 @@ class Dispatcher:
                 .where(delivery.id.in_(ids))
                 .order_by(delivery.outbox_id)
             )
-            return [self._outgoing(item, event, subscriber) for item, event, subscriber in rows]
+            return [
+                self._outgoing(item, event, subscriber, _fields(subscriber, allowances))
+                for item, event, subscriber in rows
+            ]
 
-    def _outgoing(self, item: EventDelivery, event: OutboxEvent, subscriber: EventSubscriber) -> Outgoing:
+    def _outgoing(
+        self, item: EventDelivery, event: OutboxEvent, subscriber: EventSubscriber, fields: frozenset[str]
+    ) -> Outgoing:
         payload = event_payload(
             event_id=event.event_id,
             event_type=event.event_type,
@@ -308,7 +335,7 @@ class Dispatcher:
             effective_date=event.effective_date,
             occurred_at=event.occurred_at,
             source_agency=event.source_agency,
-            fields=frozenset(subscriber.fields),
+            fields=fields,
         )
         secret = (
             subscribers.unseal(subscriber.secret_sealed, secret_key=self.settings.secret_key.get_secret_value())
@@ -391,6 +418,7 @@ class Dispatcher:
             .values(
                 status=subscribers.SUSPENDED,
                 suspension_reason="The webhook answered 410 Gone.",
+                suspended_by=subscribers.DISPATCHER,
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)

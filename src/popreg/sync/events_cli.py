@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from popreg.kit.cli import run_in_transaction, split_names
 from popreg.kit.database import Database
-from popreg.kit.settings import get_settings
+from popreg.kit.settings import Profile, get_settings
 from popreg.sharing.service import CLI_OPERATOR
 from popreg.sync import subscribers
 from popreg.sync.dispatch import Dispatcher
@@ -37,6 +37,9 @@ def subscribe(
     types: Annotated[str, typer.Option(help="Comma-separated event types, or * for all.")],
     fields: Annotated[str, typer.Option(help="Comma-separated fields the subscriber's policy allows.")] = "",
     name: Annotated[str | None, typer.Option(help="The subscriber's full name.")] = None,
+    partner: Annotated[
+        str | None, typer.Option(help="The partner (an agency) it belongs to: its events follow that partner's policy.")
+    ] = None,
 ) -> None:
     """Register a webhook subscriber and print its signing secret (shown only now)."""
     settings = get_settings()
@@ -48,9 +51,14 @@ def subscribe(
             url=url,
             event_types=split_names(types),
             fields=split_names(fields),
+            partner_id=partner,
         )
         subscriber, secret = subscribers.create(
-            session, actor=CLI_OPERATOR, data=data, secret_key=settings.secret_key.get_secret_value()
+            session,
+            actor=CLI_OPERATOR,
+            data=data,
+            secret_key=settings.secret_key.get_secret_value(),
+            development=settings.profile is Profile.DEVELOPMENT,
         )
         return subscribers.views(session, [subscriber], secret=secret)[0].model_dump(mode="json")
 

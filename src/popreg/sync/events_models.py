@@ -51,8 +51,13 @@ class OutboxEvent(Base):
 
 
 class EventSubscriber(Base):
-    """A system that receives the register's change events: a webhook an administrator registered, or
-    the NATS JetStream stream (``kind = nats``) when ``POPREG_NATS_URL`` is set.
+    """A system that receives the register's change events: a webhook an administrator or a partner
+    registered, or the NATS JetStream stream (``kind = nats``) when ``POPREG_NATS_URL`` is set.
+
+    A partner's subscriber (``partner_id`` set) receives, of its ``fields``, only those the partner's
+    policy allows at the time of each delivery, and nothing while the partner is suspended or its policy
+    lacks the ``events`` operation (its deliveries wait). ``status`` is ``active``, ``suspended`` or
+    ``deleted`` (a partner removed it: it receives nothing more, and its past deliveries are kept).
 
     ``secret_sealed`` is the webhook's HMAC secret encrypted with a key derived from
     ``POPREG_SECRET_KEY`` (AES-GCM): the dispatcher needs it to sign, a copy of the database alone does
@@ -70,7 +75,11 @@ class EventSubscriber(Base):
     secret_sealed: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     suspension_reason: Mapped[str | None] = mapped_column(Text)
+    # Who suspended it ("official:<username>", "partner:<id>", "system:dispatcher"): a partner may lift
+    # its own suspension or the dispatcher's, not an administrator's.
+    suspended_by: Mapped[str | None] = mapped_column(String(160))
     start_after: Mapped[int] = mapped_column(Id)
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

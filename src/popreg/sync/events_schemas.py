@@ -1,4 +1,5 @@
-"""Shapes of the events administration API (``/api/v1/events``). Inputs refuse unknown fields."""
+"""Shapes of the events API (``/api/v1/events``): administrators' subscribers and partners' own
+subscriptions. Inputs refuse unknown fields."""
 
 from __future__ import annotations
 
@@ -42,6 +43,42 @@ class SubscriberCreate(BaseModel):
         examples=[["full_name", "birth_date", "life_status", "life_status_date", "residences"]],
         description="The fields the subscriber's policy allows; other changed fields are left out of its events.",
     )
+    partner_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The partner (an agency) the subscriber belongs to: its fields must be within what the "
+        "partner's policy lets it read, and its events follow that policy and the partner's status.",
+    )
+
+
+class SubscriptionCreate(BaseModel):
+    """A partner's own subscription: the webhook, the event types, and the fields wanted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=NO_CONTROL_CHARACTERS,
+        examples=["https://events.bhxh.example/popreg"],
+        description="Your webhook: https, reachable on the internet.",
+    )
+    event_types: list[str] = Field(
+        min_length=1, max_length=40, examples=[["person.died", "residence.changed"]], description="`*` for all."
+    )
+    fields: list[str] = Field(
+        max_length=40,
+        examples=[["full_name", "birth_date", "life_status", "life_status_date"]],
+        description="Changed fields you want in `changes`: each must be one your policy lets you read "
+        "(`full_name` also gives its parts, `birth_date` its precision).",
+    )
+    name: ReadableText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        examples=["Hệ thống nhận sự kiện BHXH"],
+        description="A label for your own use; your organisation's name when omitted.",
+    )
 
 
 class SuspendIn(BaseModel):
@@ -55,10 +92,19 @@ class SubscriberRead(BaseModel):
     name: str
     kind: str
     url: str | None
+    partner_id: str | None = Field(description="The partner it belongs to; none for an administrator's subscriber.")
     event_types: list[str]
-    fields: list[str]
-    status: str
+    fields: list[str] = Field(description="The fields asked for at registration.")
+    delivered_fields: list[str] = Field(
+        description="Of `fields`, those its events carry now: for a partner's subscriber, those the partner's "
+        "current policy lets it read."
+    )
+    status: str = Field(description="`active`, `suspended` or `deleted`.")
     suspension_reason: str | None
+    waiting_reason: str | None = Field(
+        description="Why its events wait although it is active (its partner is suspended, or the partner's "
+        "policy lacks the operation `events`); none when they are delivered."
+    )
     created_at: datetime
     pending: int = Field(description="Events waiting to be delivered to this subscriber.")
     dead_letters: int = Field(description="Events that failed every attempt and wait for a redelivery.")

@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, event, false, func, insert, literal, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
-from popreg.kit.database import insert_many
+from popreg.kit.database import insert_many, one_of
 from popreg.kit.events import PersonChanged, PersonsChanged, PersonsImported
 from popreg.registry.models import Person, PersonEvent
 from popreg.sync.events_models import OutboxEvent
@@ -43,17 +43,17 @@ def _sequences(session: Session, person_ids: Iterable[int]) -> dict[int, int]:
     never reused and no gap is left.
     """
     known: dict[int, int] = session.info.setdefault(_SEQUENCES, {})
-    missing = sorted({person_id for person_id in person_ids if person_id not in known})
-    for start in range(0, len(missing), 900):
-        chunk = missing[start : start + 900]
+    missing = {person_id for person_id in person_ids if person_id not in known}
+    found: dict[int, int] = {}
+    for among_persons in one_of(session, OutboxEvent.person_id, missing):
         query = (
             select(OutboxEvent.person_id, func.max(OutboxEvent.sequence))
-            .where(OutboxEvent.person_id.in_(chunk))
+            .where(among_persons)
             .group_by(OutboxEvent.person_id)
         )
-        found = {row[0]: row[1] for row in session.execute(query)}
-        for person_id in chunk:
-            known[person_id] = int(found.get(person_id) or 0)
+        found.update({row[0]: row[1] for row in session.execute(query)})
+    for person_id in missing:
+        known[person_id] = int(found.get(person_id) or 0)
     return known
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -144,3 +145,44 @@ class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field(min_length=1, max_length=500, examples=["Số BHXH thuộc về người khác (đã xác minh)"])
+
+
+class FileJobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class FileJobCounts(BaseModel):
+    applied: int
+    queued: int
+    rejected: int
+
+
+class FileJobError(BaseModel):
+    code: str
+    message: str
+
+
+class FileJobRead(BaseModel):
+    """An uploaded sync file as its agency sees it: where the job stands and what became of its rows."""
+
+    job_id: str
+    status: FileJobStatus
+    source_name: str = Field(description="The file's name as uploaded (the default idempotency keys start with it).")
+    result_format: str = Field(description="csv or parquet.")
+    fields: list[str] = Field(description="The register's fields the file writes.")
+    rows_total: int
+    rows_done: int = Field(description="Rows answered so far (applied, queued or rejected).")
+    progress: float = Field(description="rows_done / rows_total, from 0 to 1.")
+    counts: FileJobCounts
+    replayed: int = Field(
+        description="Rows answered from an earlier update with the same key (counted under its first outcome)."
+    )
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    error: FileJobError | None = Field(default=None, description="Why a failed job stopped.")
+    status_url: str
+    results_url: str

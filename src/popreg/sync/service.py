@@ -24,7 +24,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from popreg.kit.clock import utc_now
-from popreg.kit.database import insert_many
+from popreg.kit.database import insert_many, one_of
 from popreg.kit.errors import DomainError, InvalidInput
 from popreg.officials.rules import OfficialPrincipal, Role
 from popreg.registry.models import Person
@@ -72,6 +72,21 @@ class Agency:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _PersonRow:
+    """What the batch needs of a matched person; the registry's ORM object is loaded only for the
+    updates that go through its use cases (deaths, moves, names), not for a thousand identifier ones."""
+
+    id: int
+    pin: str
+    life_status: str
+    home_province_code: str | None
+    home_commune_code: str | None
+
+
+_PERSON_ROW = (Person.id, Person.pin, Person.life_status, Person.home_province_code, Person.home_commune_code)
+
+
 @dataclass(slots=True)
 class _Item:
     """One update of a batch on its way to an outcome."""
@@ -81,7 +96,7 @@ class _Item:
     update: UpdateIn | None = None
     hash: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
-    person: Person | None = None
+    person: _PersonRow | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
     outcome: Outcome | None = None
     code: str | None = None
@@ -139,14 +154,11 @@ def _parse(items: list[_Item]) -> list[_Item]:
 
 def _replays(session: Session, agency: Agency, items: list[_Item]) -> list[_Item]:
     """Settle the keys received before (in an earlier request or earlier in this batch)."""
-    keys = sorted({item.update.idempotency_key for item in items if item.update})
+    keys = {item.update.idempotency_key for item in items if item.update}
     stored: dict[str, Any] = {}
     columns = [_UPDATES.c[name] for name in _REPLAY_COLUMNS]
-    for start in range(0, len(keys), 900):
-        chunk = keys[start : start + 900]
-        query = select(*columns).where(
-            _UPDATES.c.partner_id == agency.partner_id, _UPDATES.c.idempotency_key.in_(chunk)
-        )
+    for among_keys in one_of(session, _UPDATES.c.idempotency_key, keys):
+        query = select(*columns).where(_UPDATES.c.partner_id == agency.partner_id, among_keys)
         stored.update({row.idempotency_key: row for row in session.execute(query)})
     fresh: list[_Item] = []
     first_in_batch: dict[str, _Item] = {}
@@ -170,7 +182,7 @@ def _replays(session: Session, agency: Agency, items: list[_Item]) -> list[_Item
 
 
 def _key_reused(key: str) -> UpdateOutcome:
-    return UpdateOutcome(
+    return UpdateOutcome.model_construct(  # values of our own making: no validation
         idempotency_key=key,
         update_id=None,
         outcome=Outcome.REJECTED,
@@ -181,7 +193,7 @@ def _key_reused(key: str) -> UpdateOutcome:
 
 def replayed(row: Any) -> UpdateOutcome:
     """The first outcome of a key received before."""
-    return UpdateOutcome(
+    return UpdateOutcome.model_construct(  # values of our own making: no validation
         idempotency_key=row.idempotency_key,
         update_id=row.id,
         outcome=Outcome(row.outcome),
@@ -224,10 +236,9 @@ def _find_persons(session: Session, items: list[_Item]) -> None:
     """Persons by PIN in one query per thousand; persons without PIN through the matching engine."""
     by_pin = [item for item in items if item.update and item.update.person.pin]
     pins = sorted({item.update.person.pin for item in by_pin if item.update and item.update.person.pin})
-    persons: dict[str, Person] = {}
-    for start in range(0, len(pins), 900):
-        query = select(Person).where(Person.pin.in_(pins[start : start + 900]))
-        persons.update({person.pin: person for person in session.execute(query).scalars()})
+    persons: dict[str, _PersonRow] = {}
+    for among_pins in one_of(session, Person.pin, pins):
+        persons.update({row.pin: _PersonRow(*row) for row in session.execute(select(*_PERSON_ROW).where(among_pins))})
     for item in by_pin:
         assert item.update is not None  # noqa: S101 - filtered above
         assert item.update.person.pin is not None  # noqa: S101
@@ -247,7 +258,8 @@ def _match(session: Session, item: _Item) -> None:
     item.candidates = [{"person_id": c.person_id, "pin": c.pin, "probability": c.match_probability} for c in found]
     decision = decide_match([(c.person_id, c.match_probability) for c in found])
     if decision.outcome is Outcome.APPLIED:
-        item.person = session.get(Person, decision.person_id)
+        row = session.execute(select(*_PERSON_ROW).where(Person.id == decision.person_id)).one_or_none()
+        item.person = _PersonRow(*row) if row is not None else None
     elif decision.outcome is Outcome.QUEUED:
         item.settle(Outcome.QUEUED, decision.code, "The person could not be told apart among the candidates.")
     else:
@@ -332,19 +344,18 @@ def _apply_with_register(
     assert item.update is not None  # noqa: S101 - resolved above
     assert item.person is not None  # noqa: S101
     update, source = item.update, principal.acting_for or ""
+    person = session.get_one(Person, item.person.id)
     identifiers = apply.identifier_checks(
-        index, item.person, item.fields, observed_at=update.observed_at, source=source, force=False
+        index, person, item.fields, observed_at=update.observed_at, source=source, force=False
     )
     register = apply.register_changes(
-        session, item.person, item.fields, observed_at=update.observed_at, source=source, force=False
+        session, person, item.fields, observed_at=update.observed_at, source=source, force=False
     )
-    apply.write_register(
-        session, item.person, register, item.fields, principal=principal, legal_basis=update.legal_basis
-    )
+    apply.write_register(session, person, register, item.fields, principal=principal, legal_basis=update.legal_basis)
     apply.write_identifiers(
         session,
         index,
-        item.person,
+        person,
         identifiers,
         item.fields,
         principal=principal,
@@ -394,9 +405,9 @@ def _store(session: Session, agency: Agency, items: list[_Item]) -> None:
     insert_many(session, _UPDATES, rows)
     keys = [str(row["idempotency_key"]) for row in rows]
     ids: dict[str, int] = {}
-    for start in range(0, len(keys), 900):
+    for among_keys in one_of(session, _UPDATES.c.idempotency_key, keys):
         query = select(_UPDATES.c.idempotency_key, _UPDATES.c.id).where(
-            _UPDATES.c.partner_id == agency.partner_id, _UPDATES.c.idempotency_key.in_(keys[start : start + 900])
+            _UPDATES.c.partner_id == agency.partner_id, among_keys
         )
         ids.update({row[0]: row[1] for row in session.execute(query)})
     for item, key in zip(items, keys, strict=True):
@@ -427,7 +438,7 @@ def _places(session: Session, items: list[_Item]) -> dict[int, tuple[str | None,
 
 def _outcome_of(item: _Item, *, update_id: int | None = None) -> UpdateOutcome:
     assert item.outcome is not None  # noqa: S101 - every item is settled
-    return UpdateOutcome(
+    return UpdateOutcome.model_construct(  # values of our own making: no validation
         idempotency_key=item.update.idempotency_key if item.update else _raw_key(item.raw),
         update_id=update_id,
         outcome=item.outcome,

@@ -1,35 +1,48 @@
 """Subscribers of the register's change events, managed by a national administrator (or the operator
-at the command line), and their dead letters.
+at the command line), and their dead letters; partners manage their own through
+:mod:`popreg.sync.partner_subscribers`.
 
 A subscriber receives the events of the types it chose, recorded after its registration, with only
 the fields its policy allows. Its HMAC secret is shown once, at creation; the database keeps it sealed
-with a key derived from ``POPREG_SECRET_KEY``. Every administrative change is in the access log.
+with a key derived from ``POPREG_SECRET_KEY``. Every change is in the access log.
+
+A subscriber may belong to a partner (an agency of the gateway). Its fields must be within what the
+partner's policy lets it read when it is registered, and each delivery carries only those the policy
+allows at the time it is sent: narrowing the policy narrows the events at once, without registering
+again. While the partner is suspended, or its policy lacks the ``events`` operation, its events wait.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-from typing import Final
-from urllib.parse import urlsplit
+from collections.abc import Iterable
+from typing import Final, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from popreg.audit import service as audit
 from popreg.kit.clock import utc_now
-from popreg.kit.errors import Conflict, InvalidInput, NotFound
-from popreg.sharing.service import Administrator
+from popreg.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from popreg.sharing import repository as sharing_repository
+from popreg.sharing.models import Partner, PartnerPolicy
 from popreg.sync.events_models import EventDelivery, EventSubscriber, EventSubscription, OutboxEvent
 from popreg.sync.events_rules import (
+    AGENCY,
     ALL_TYPES,
     EVENT_TYPES,
+    EVENTS_OPERATION,
     SUBSCRIBABLE_FIELDS,
     SUBSCRIBER_ID,
+    PartnerAllowance,
+    check_webhook_url,
     new_secret,
+    partner_allowance,
+    partner_event_fields,
 )
 from popreg.sync.events_schemas import DeadLetterRead, SubscriberCreate, SubscriberCreated, SubscriberRead
 
@@ -38,9 +51,11 @@ SUSPENDED: Final = "suspended"
 PENDING: Final = "pending"
 DELIVERED: Final = "delivered"
 DEAD: Final = "dead"
+DELETED: Final = "deleted"
 WEBHOOK: Final = "webhook"
 NATS: Final = "nats"
 NATS_SUBSCRIBER_ID: Final = "nats-jetstream"
+DISPATCHER: Final = "system:dispatcher"  # who suspends a subscriber whose webhook answered 410 Gone
 _ADMINISTRATION: Final = "event subscriber administration"
 
 
@@ -67,47 +82,102 @@ def unseal(sealed: str, *, secret_key: str) -> str:
 # Administration -----------------------------------------------------------------------------------------
 
 
-def _record(session: Session, actor: Administrator, action: str, subscriber_id: str, reason: str = "") -> None:
+class Actor(Protocol):
+    """Who changes a subscriber, as the access log names them: a national administrator, the operator
+    of the command line (``system``/``cli``), or the partner that owns the subscriber."""
+
+    @property
+    def principal_kind(self) -> str: ...
+
+    @property
+    def principal_id(self) -> str: ...
+
+
+def _record(session: Session, actor: Actor, action: str, subscriber_id: str, *details: str, reason: str = "") -> None:
     audit.record_access(
         session,
         principal_kind=actor.principal_kind,
         principal_id=actor.principal_id,
         action=action,
         person_pin=None,
-        fields=(f"subscriber={subscriber_id}",),
+        fields=(f"subscriber={subscriber_id}", *details),
         purpose=_ADMINISTRATION,
         legal_basis=reason,
     )
 
 
-def _check(data: SubscriberCreate) -> None:
-    if not SUBSCRIBER_ID.match(data.id):
-        raise InvalidInput(
-            "A subscriber id is 3 to 40 lower-case letters, digits and hyphens (e.g. bhxh-webhook).",
-            code="EVENT_SUBSCRIBER_ID_INVALID",
-            details={"field": "id", "value": data.id[:40]},
-        )
-    url = urlsplit(data.url)
-    if url.scheme not in ("https", "http") or not url.hostname:
-        raise InvalidInput(
-            "The webhook must be an absolute http(s) URL.",
-            code="EVENT_WEBHOOK_URL_INVALID",
-            details={"field": "url"},
-        )
-    unknown_types = sorted(set(data.event_types) - {*EVENT_TYPES, ALL_TYPES})
+def _check(*, url: str, event_types: Iterable[str], fields: Iterable[str], public_https: bool) -> None:
+    check_webhook_url(url, public_https=public_https)
+    unknown_types = sorted(set(event_types) - {*EVENT_TYPES, ALL_TYPES})
     if unknown_types:
         raise InvalidInput(
             f"Unknown event types: {', '.join(unknown_types)}. Known: {', '.join(EVENT_TYPES)} or * for all.",
             code="EVENT_TYPE_UNKNOWN",
             details={"field": "event_types", "unknown": unknown_types},
         )
-    unknown_fields = sorted(set(data.fields) - set(SUBSCRIBABLE_FIELDS))
+    unknown_fields = sorted(set(fields) - set(SUBSCRIBABLE_FIELDS))
     if unknown_fields:
         raise InvalidInput(
             f"Unknown fields: {', '.join(unknown_fields)}. Known: {', '.join(SUBSCRIBABLE_FIELDS)}.",
             code="EVENT_FIELD_UNKNOWN",
             details={"field": "fields", "unknown": unknown_fields},
         )
+
+
+def check_partner_may_subscribe(session: Session, *, partner_id: str, fields: Iterable[str]) -> Partner:
+    """A partner's subscriber is allowed when the partner is an agency whose policy, as stored now,
+    has the ``events`` operation and lets it read every field asked for (``full_name`` covers the
+    name's parts, ``birth_date`` its precision). A suspended partner may be given one by an
+    administrator: its events wait until the partner is resumed."""
+    found = sharing_repository.partner_with_policy(session, partner_id=partner_id)
+    if found is None:
+        raise NotFound(f"No partner {partner_id[:40]!r}.", code="PARTNER_NOT_FOUND")
+    partner, policy = found
+    if partner.kind != AGENCY:
+        raise Forbidden(
+            "Only an agency receives change events: a business reads a person's data only with that "
+            "person's consent, for one purpose.",
+            code="EVENT_PARTNER_NOT_AGENCY",
+        )
+    if EVENTS_OPERATION not in policy.operations:
+        raise Forbidden(
+            f"The partner's policy does not allow the operation '{EVENTS_OPERATION}'.",
+            code="POLICY_OPERATION_DENIED",
+            details={"operation": EVENTS_OPERATION},
+        )
+    allowed = partner_event_fields(policy.read_fields)
+    denied = sorted(set(fields) - allowed)
+    if denied:
+        raise Forbidden(
+            f"The partner's policy does not allow reading: {', '.join(denied)}. "
+            f"Allowed in events: {', '.join(sorted(allowed)) or 'no field'}.",
+            code="EVENT_FIELD_DENIED",
+            details={"field": "fields", "fields": denied, "allowed": sorted(allowed)},
+        )
+    return partner
+
+
+def partner_allowances(session: Session, *, partner_ids: Iterable[str] | None = None) -> dict[str, PartnerAllowance]:
+    """What the current status and policy of each partner owning a subscriber (or of ``partner_ids``)
+    let its subscribers receive."""
+    owners: Select[str | None] | list[str]
+    if partner_ids is None:
+        owners = select(EventSubscriber.partner_id).where(EventSubscriber.partner_id.is_not(None)).distinct()
+    else:
+        owners = sorted(set(partner_ids))
+        if not owners:
+            return {}
+    rows = session.execute(
+        select(Partner.id, Partner.status, Partner.kind, PartnerPolicy.operations, PartnerPolicy.read_fields)
+        .join(PartnerPolicy, PartnerPolicy.partner_id == Partner.id)
+        .where(Partner.id.in_(owners))
+    )
+    return {
+        row.id: partner_allowance(
+            status=row.status, kind=row.kind, operations=row.operations, read_fields=row.read_fields
+        )
+        for row in rows
+    }
 
 
 def _latest_outbox_id(session: Session) -> int:
@@ -124,10 +194,12 @@ def _add(
     event_types: list[str],
     fields: list[str],
     sealed: str | None,
+    partner_id: str | None = None,
 ) -> EventSubscriber:
     now = utc_now()
     subscriber = EventSubscriber(
         id=subscriber_id,
+        partner_id=partner_id,
         name=name,
         kind=kind,
         url=url,
@@ -147,26 +219,68 @@ def _add(
     return subscriber
 
 
-def create(
-    session: Session, *, actor: Administrator, data: SubscriberCreate, secret_key: str
+def register(
+    session: Session,
+    *,
+    actor: Actor,
+    subscriber_id: str,
+    name: str | None,
+    url: str,
+    event_types: list[str],
+    fields: list[str],
+    partner_id: str | None,
+    secret_key: str,
+    development: bool,
 ) -> tuple[EventSubscriber, str]:
-    """Register a webhook subscriber; return it with its new secret (which is never shown again)."""
-    _check(data)
-    if session.get(EventSubscriber, data.id) is not None:
-        raise Conflict(f"A subscriber {data.id} exists already.", code="EVENT_SUBSCRIBER_EXISTS")
+    """Register a webhook subscriber; return it with its new secret (which is never shown again). It is
+    named ``name``, or after its partner, or by its id.
+
+    A partner's webhook must be https, on the internet, outside the ``development`` profile: it lies
+    outside the platform's network, and the events carry personal data."""
+    if not SUBSCRIBER_ID.match(subscriber_id):
+        raise InvalidInput(
+            "A subscriber id is 3 to 40 lower-case letters, digits and hyphens (e.g. bhxh-webhook).",
+            code="EVENT_SUBSCRIBER_ID_INVALID",
+            details={"field": "id", "value": subscriber_id[:40]},
+        )
+    _check(url=url, event_types=event_types, fields=fields, public_https=partner_id is not None and not development)
+    if session.get(EventSubscriber, subscriber_id) is not None:
+        raise Conflict(f"A subscriber {subscriber_id} exists already.", code="EVENT_SUBSCRIBER_EXISTS")
+    partner = None if partner_id is None else check_partner_may_subscribe(session, partner_id=partner_id, fields=fields)
     secret = new_secret()
     subscriber = _add(
         session,
+        subscriber_id=subscriber_id,
+        name=name or (partner.name if partner else subscriber_id),
+        kind=WEBHOOK,
+        url=url,
+        event_types=event_types,
+        fields=fields,
+        sealed=seal(secret, secret_key=secret_key),
+        partner_id=partner_id,
+    )
+    _record(
+        session, actor, "events.subscriber.create", subscriber_id, *([f"partner={partner_id}"] if partner_id else [])
+    )
+    return subscriber, secret
+
+
+def create(
+    session: Session, *, actor: Actor, data: SubscriberCreate, secret_key: str, development: bool
+) -> tuple[EventSubscriber, str]:
+    """Register a webhook subscriber for an administrator, for a partner when ``data.partner_id`` is set."""
+    return register(
+        session,
+        actor=actor,
         subscriber_id=data.id,
         name=data.name,
-        kind=WEBHOOK,
         url=data.url,
         event_types=data.event_types,
         fields=data.fields,
-        sealed=seal(secret, secret_key=secret_key),
+        partner_id=data.partner_id,
+        secret_key=secret_key,
+        development=development,
     )
-    _record(session, actor, "events.subscriber.create", data.id)
-    return subscriber, secret
 
 
 def ensure_nats_subscriber(session: Session) -> EventSubscriber:
@@ -197,22 +311,26 @@ def get_all(session: Session) -> list[EventSubscriber]:
     return list(session.scalars(select(EventSubscriber).order_by(EventSubscriber.id)))
 
 
-def suspend(session: Session, *, actor: Administrator, subscriber_id: str, reason: str) -> EventSubscriber:
+def suspend(session: Session, *, actor: Actor, subscriber_id: str, reason: str) -> EventSubscriber:
     """Stop delivering to a subscriber; its events keep accumulating and are delivered on resumption."""
     subscriber = get(session, subscriber_id=subscriber_id)
+    if subscriber.status == DELETED:
+        raise Conflict(f"Subscriber {subscriber_id} was deleted.", code="EVENT_SUBSCRIBER_DELETED")
     if subscriber.status == SUSPENDED:
         raise Conflict(f"Subscriber {subscriber_id} is suspended already.", code="EVENT_SUBSCRIBER_ALREADY_SUSPENDED")
     subscriber.status, subscriber.suspension_reason, subscriber.updated_at = SUSPENDED, reason, utc_now()
-    _record(session, actor, "events.subscriber.suspend", subscriber_id, reason)
+    subscriber.suspended_by = f"{actor.principal_kind}:{actor.principal_id}"[:160]
+    _record(session, actor, "events.subscriber.suspend", subscriber_id, reason=reason)
     return subscriber
 
 
-def resume(session: Session, *, actor: Administrator, subscriber_id: str) -> EventSubscriber:
+def resume(session: Session, *, actor: Actor, subscriber_id: str) -> EventSubscriber:
     """Deliver again to a suspended subscriber, starting with the oldest event it has not received."""
     subscriber = get(session, subscriber_id=subscriber_id)
     if subscriber.status != SUSPENDED:
         raise Conflict(f"Subscriber {subscriber_id} is not suspended.", code="EVENT_SUBSCRIBER_NOT_SUSPENDED")
     subscriber.status, subscriber.suspension_reason, subscriber.updated_at = ACTIVE, None, utc_now()
+    subscriber.suspended_by = None
     session.execute(
         update(EventDelivery)
         .where(EventDelivery.subscriber_id == subscriber_id, EventDelivery.status == PENDING)
@@ -220,6 +338,18 @@ def resume(session: Session, *, actor: Administrator, subscriber_id: str) -> Eve
         .execution_options(synchronize_session=False)
     )
     _record(session, actor, "events.subscriber.resume", subscriber_id)
+    return subscriber
+
+
+def delete(session: Session, *, actor: Actor, subscriber_id: str) -> EventSubscriber:
+    """Remove a subscriber: it receives nothing more, and its events still waiting are never sent. The
+    record and its past deliveries are kept (who received what stays answerable); its secret is not."""
+    subscriber = get(session, subscriber_id=subscriber_id)
+    if subscriber.status == DELETED:
+        raise Conflict(f"Subscriber {subscriber_id} was deleted.", code="EVENT_SUBSCRIBER_DELETED")
+    subscriber.status, subscriber.suspension_reason, subscriber.updated_at = DELETED, None, utc_now()
+    subscriber.secret_sealed = None
+    _record(session, actor, "events.subscriber.delete", subscriber_id)
     return subscriber
 
 
@@ -240,23 +370,40 @@ def views(session: Session, subscribers: list[EventSubscriber], *, secret: str |
             .group_by(EventDelivery.subscriber_id, EventDelivery.status)
         )
     }
+    allowances = partner_allowances(
+        session, partner_ids=[subscriber.partner_id for subscriber in subscribers if subscriber.partner_id]
+    )
     reads = []
     for subscriber in subscribers:
+        delivered, waiting = _delivered_fields(subscriber, allowances)
         values = {
             "id": subscriber.id,
             "name": subscriber.name,
             "kind": subscriber.kind,
             "url": subscriber.url,
+            "partner_id": subscriber.partner_id,
             "event_types": types[subscriber.id],
             "fields": subscriber.fields,
+            "delivered_fields": delivered,
             "status": subscriber.status,
             "suspension_reason": subscriber.suspension_reason,
+            "waiting_reason": waiting if subscriber.status == ACTIVE else None,
             "created_at": subscriber.created_at,
             "pending": counts.get((subscriber.id, PENDING), 0),
             "dead_letters": counts.get((subscriber.id, DEAD), 0),
         }
         reads.append(SubscriberCreated(**values, secret=secret) if secret else SubscriberRead(**values))
     return reads
+
+
+def _delivered_fields(
+    subscriber: EventSubscriber, allowances: dict[str, PartnerAllowance]
+) -> tuple[list[str], str | None]:
+    """The fields the subscriber's events carry now, and why they wait although it is active (if so)."""
+    if subscriber.partner_id is None:
+        return list(subscriber.fields), None
+    allowance = allowances.get(subscriber.partner_id, PartnerAllowance(frozenset(), "The partner has no policy."))
+    return [field for field in subscriber.fields if field in allowance.fields], allowance.waiting
 
 
 # Dead letters -------------------------------------------------------------------------------------------
@@ -292,7 +439,7 @@ def dead_letters(session: Session, *, subscriber_id: str | None = None, limit: i
 
 
 def redeliver(
-    session: Session, *, actor: Administrator, subscriber_id: str | None = None, delivery_id: int | None = None
+    session: Session, *, actor: Actor, subscriber_id: str | None = None, delivery_id: int | None = None
 ) -> int:
     """Put dead letters (one, or all of a subscriber) back in the queue with a fresh count of attempts."""
     query = update(EventDelivery).where(EventDelivery.status == DEAD)
@@ -313,5 +460,5 @@ def redeliver(
         ).execution_options(synchronize_session=False)
     )
     count = int(getattr(result, "rowcount", 0) or 0)
-    _record(session, actor, "events.redeliver", subscriber_id or "*", f"{count} dead letters")
+    _record(session, actor, "events.redeliver", subscriber_id or "*", reason=f"{count} dead letters")
     return count

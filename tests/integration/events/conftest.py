@@ -1,5 +1,6 @@
-"""Fixtures of the outbound-events tests: a national administrator, a real webhook receiver, a
-dispatcher whose clock the test moves forward (instead of sleeping), and the real NATS server.
+"""Fixtures of the outbound-events tests: a national administrator, a partner agency with its access
+token, a real webhook receiver, a dispatcher whose clock the test moves forward (instead of sleeping),
+and the real NATS server.
 
 NATS runs are skipped with the reason when the server is not reachable, except where ``CI`` or
 ``POPREG_REQUIRE_NATS`` is set: there they fail (``scripts/services`` starts nats-server).
@@ -21,11 +22,17 @@ from integration.events.webhook_receiver import Receiver
 from popreg.kit.clock import utc_now
 from popreg.kit.database import Database
 from popreg.kit.settings import Settings
+from popreg.sharing.schemas import PartnerKind
 from popreg.sync.dispatch import Dispatcher
-from sharing_builders import admin_headers
+from sharing_builders import access_token, add_partner, admin_headers, bearer, policy_payload
 
 NATS_URL = os.environ.get("POPREG_TEST_NATS_URL", "nats://127.0.0.1:4222")
 REQUIRE_NATS = bool(os.environ.get("CI") or os.environ.get("POPREG_REQUIRE_NATS"))
+AGENCY_POLICY: dict[str, Any] = {
+    "operations": ["read", "events"],
+    "read_fields": ["full_name", "birth_date", "sex", "life_status", "life_status_date"],
+    "purposes": ["social-insurance"],
+}
 
 
 class Clock:
@@ -97,6 +104,42 @@ def subscribe(
         else fields,
     }
     response = client.post("/api/v1/events/subscribers", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def add_agency(
+    database: Database, partner_id: str = "bhxh-hanoi", *, kind: PartnerKind = PartnerKind.AGENCY, **policy: Any
+) -> dict[str, str]:
+    """A partner (an agency by default) whose policy lets it subscribe to events (``AGENCY_POLICY`` with
+    ``policy`` over it); returns the headers of an access token of scope ``read events``."""
+    add_partner(database, partner_id=partner_id, kind=kind, **{**AGENCY_POLICY, **policy})
+    return {"Authorization": bearer(access_token(partner_id, scope=("read", "events")))}
+
+
+def set_policy(client: TestClient, admin: dict[str, str], partner_id: str = "bhxh-hanoi", **policy: Any) -> None:
+    """Replace the partner's policy through the administrators' API (this process's gate sees it at once)."""
+    body = policy_payload(**{**AGENCY_POLICY, **policy})
+    response = client.put(f"/api/v1/partners/{partner_id}/policy", json=body, headers=admin)
+    assert response.status_code == 200, response.text
+
+
+def subscribe_partner(
+    client: TestClient,
+    headers: dict[str, str],
+    url: str = "https://events.bhxh-hanoi.example/popreg",
+    *,
+    event_types: list[str] | None = None,
+    fields: list[str] | None = None,
+) -> dict[str, Any]:
+    """A partner's own subscription, registered through its API."""
+    body = {
+        "url": url,
+        "event_types": event_types or ["*"],
+        "fields": ["full_name", "life_status", "life_status_date"] if fields is None else fields,
+    }
+    response = client.post("/api/v1/events/subscriptions", json=body, headers=headers)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created

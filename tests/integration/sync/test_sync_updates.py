@@ -279,6 +279,39 @@ def test_a_batch_answers_each_update_in_order_and_its_resend_has_no_second_effec
         assert (entry.principal_kind, entry.principal_id) == ("partner", "bhxh")
 
 
+def test_a_number_freed_earlier_in_a_batch_can_be_taken_by_another_person_in_the_same_batch(
+    client, database, agency, officer, person
+):
+    other = register(client, officer, full_name="Trần Văn Bình", sex="M")["pin"]
+    send_batch(
+        client,
+        agency,
+        [
+            update_body(person, "f-1", social_insurance_number="1111111111"),
+            update_body(other, "f-2", social_insurance_number="2222222222"),
+        ],
+    )
+    # The first person's number changes, and the number it gave up goes to the other person, whose own
+    # row is updated: the two stored rows exchange a value inside one flush.
+    moved = send_batch(
+        client,
+        agency,
+        [
+            update_body(person, "f-3", social_insurance_number="3333333333", observed_at=now()),
+            update_body(other, "f-4", social_insurance_number="1111111111", observed_at=now()),
+        ],
+    )
+
+    assert [item["outcome"] for item in moved.json()["items"]] == ["applied", "applied"], moved.text
+    with database.unit_of_work() as session:
+        held = dict(
+            session.execute(
+                select(Person.pin, PersonIdentifier.value).join(Person, Person.id == PersonIdentifier.person_id)
+            ).all()
+        )
+    assert held == {person: "3333333333", other: "1111111111"}
+
+
 def test_contradictory_updates_in_one_batch_are_both_queued(client, database, agency, person):
     response = send_batch(
         client,

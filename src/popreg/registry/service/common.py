@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
@@ -201,11 +201,22 @@ def record_event(
     )
 
 
+class PersonIdentity(Protocol):
+    """What a history event needs of its person: the record's id and its PIN. An ORM ``Person`` is one;
+    batch writers pass lighter rows, so as not to load a thousand ORM objects per batch."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def pin(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedEvent:
     """A history event a batch writer will record with :func:`record_events`."""
 
-    person: Person
+    person: PersonIdentity
     event_type: str
     changes: dict[str, list[Any]]
     legal_basis: str
