@@ -6,7 +6,10 @@ arrive in a real register by migration from older systems. So these builders wri
 migration would, with keyword defaults: say only what the test is about.
 
 ``build_known_register`` lays out ten persons (nine alive) in Hà Nội (01) and Hồ Chí Minh City (79)
-whose every figure is written out in ``KNOWN``, measured on ``AS_OF``.
+whose every figure is written out in ``KNOWN``, measured on ``AS_OF``. Their verifications by partners
+are access-log entries appended as the verification gateway and the bulk jobs append them (the
+audit service, with the time of each set, since a test cannot wait a year); the tests of
+``test_quality_verifications.py`` verify through the real API as well.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
+from popreg.audit.service import PendingEntry, append_entries
 from popreg.cards.models import Card
 from popreg.kit.clock import VIETNAM
 from popreg.kit.database import Database
@@ -28,6 +32,9 @@ from popreg.registry.pin import Sex, compose_pin
 AS_OF = date(2026, 6, 30)
 RECENTLY = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 LONG_AGO = datetime(2024, 1, 15, 3, 0, tzinfo=UTC)
+# The 365-day window of AS_OF starts on 2025-07-01 in Vietnam (UTC+7), that is at 17:00 UTC on 06-30.
+FIRST_VIETNAM_HOUR_OF_WINDOW = datetime(2025, 6, 30, 17, 30, tzinfo=UTC)
+LAST_VIETNAM_HOUR_BEFORE_WINDOW = datetime(2025, 6, 30, 16, 30, tzinfo=UTC)
 BA_DINH, HA_NOI = "00004", "01"
 SAIGON_WARD, HO_CHI_MINH = "26740", "79"
 OLD_BA_DINH = "00001"  # Phường Phúc Xá, quận Ba Đình: a pre-2025 commune code
@@ -163,6 +170,36 @@ def add_card(session: Session, person: Person, *, pin: str | None = None, status
     session.flush()
 
 
+def add_access(
+    session: Session,
+    *,
+    at: datetime,
+    action: str = "verify",
+    pin: str | None = None,
+    result: str = "match",
+    items: Sequence[tuple[str | None, str]] = (),
+) -> None:
+    """An access-log entry of a partner as the sharing package writes it: a single verification names
+    the person and its result; a batch (``verify.batch``) or a bulk chunk (``verify.bulk``) is ``ok``
+    with one item per person verified."""
+    append_entries(
+        session,
+        [
+            PendingEntry(
+                principal_kind="partner",
+                principal_id="vietbank",
+                action=action,
+                person_pin=pin,
+                fields=("full_name", "birth_date"),
+                purpose="account-opening",
+                result="ok" if items else result,
+                items=items,
+                occurred_at=at,
+            )
+        ],
+    )
+
+
 def add_dedupe_run(
     session: Session,
     *,
@@ -289,6 +326,7 @@ def build_known_register(database: Database, *, with_dedupe: bool = True) -> dic
         )
         # Not a life event at all.
         add_event(session, p["fine"], event_type="person.changed", effective_date=recent, delay_days=40)
+        _add_verifications(session, p)
         if with_dedupe:
             add_dedupe_run(session, finished_at=datetime(2026, 6, 10, tzinfo=UTC), open_persons=[p["year_only_1"]])
             add_dedupe_run(
@@ -299,6 +337,38 @@ def build_known_register(database: Database, *, with_dedupe: bool = True) -> dic
             )
             add_dedupe_run(session, finished_at=None, open_persons=[p["old_unit"]])
         return p
+
+
+def _add_verifications(session: Session, p: dict[str, Person]) -> None:
+    """Confirmed in the window: "fine" (single), "year_only_1" (bulk item) in Hà Nội, "no_permanent"
+    (batch item, on the window's first day in Vietnam) in Hồ Chí Minh City. Everything else here must
+    not count: a no-match, a refusal, an invalid item, an eKYC read, a deceased person, and a match on
+    the day before the window (in Vietnam, though the same UTC day as the batch that counts)."""
+    add_access(session, at=RECENTLY, pin=p["fine"].pin)
+    add_access(session, at=RECENTLY, pin=p["fine"].pin)  # twice: still one person
+    add_access(session, at=RECENTLY, pin=p["no_ethnicity"].pin, result="no_match")
+    add_access(session, at=RECENTLY, pin=p["older_than_mother"].pin, result="QUOTA_EXHAUSTED")
+    add_access(session, at=RECENTLY, action="read", pin=p["born_in_future"].pin, result="ok")
+    add_access(
+        session,
+        at=FIRST_VIETNAM_HOUR_OF_WINDOW,
+        action="verify.batch",
+        items=[
+            (p["no_permanent"].pin, "match"),
+            (p["old_unit"].pin, "no_match"),
+            (None, "PIN_INVALID_STRUCTURE"),
+            (p["deceased"].pin, "match"),
+        ],
+    )
+    add_access(
+        session, at=LAST_VIETNAM_HOUR_BEFORE_WINDOW, action="verify.batch", items=[(p["year_only_2"].pin, "match")]
+    )
+    add_access(
+        session,
+        at=RECENTLY,
+        action="verify.bulk",
+        items=[(p["year_only_1"].pin, "match"), (p["wrong_pin"].pin, "VERIFY_INVALID_DATE")],
+    )
 
 
 HA_NOI_CENSUS = 8_053_663
@@ -323,6 +393,9 @@ KNOWN: dict[str, dict[str, tuple[int | None, int | None]]] = {
     "clean.current_unit_codes": {"national": (8, 9), HA_NOI: (7, 8), HO_CHI_MINH: (1, 1)},
     "clean.duplicate_candidates": {"national": (2, 9), HA_NOI: (2, 8), HO_CHI_MINH: (0, 1)},
     "live.touched_recently": {"national": (8, 9), HA_NOI: (8, 8), HO_CHI_MINH: (0, 1)},
+    "live.verified_recently": {"national": (3, 9), HA_NOI: (2, 8), HO_CHI_MINH: (1, 1)},
+    # "no_permanent" was not changed in the year but a partner confirmed it: every record is live.
+    "live.touched_or_verified": {"national": (9, 9), HA_NOI: (8, 8), HO_CHI_MINH: (1, 1)},
 }
 KNOWN_MEDIANS: dict[str, dict[str, tuple[float | None, int]]] = {
     # measure: scope -> (median days, events)

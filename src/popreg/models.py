@@ -1,7 +1,7 @@
 """Imports every package's tables so that the metadata (and Alembic) sees all of them."""
 
 import popreg.matching.models  # noqa: F401 - duplicate-detection runs and clusters
-import popreg.quality.models  # noqa: F401 - data-quality snapshots and their figures
+import popreg.quality.models  # noqa: F401 - data-quality snapshots, figures, last verification per person
 import popreg.registry.merge_models  # noqa: F401 - merged duplicate persons (retired PIN -> surviving)
 import popreg.sharing.bulk_models  # noqa: F401 - bulk verification jobs
 import popreg.sharing.consent_models  # noqa: F401 - citizens' consents to share with a partner

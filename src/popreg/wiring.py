@@ -11,6 +11,7 @@ from popreg.kit import events
 from popreg.kit.events import PersonChanged, PersonDied, PersonsChanged, PersonsImported, PersonsMerged
 from popreg.matching.review import close_candidates_of_retired
 from popreg.sync import outbox
+from popreg.sync.merge import carry_identifiers_to_survivor
 
 
 def configure() -> None:
@@ -21,6 +22,8 @@ def configure() -> None:
     events.subscribe(PersonsMerged, cancel_cards_of_retired_record)
     # ... and its open duplicate candidates close as merged, whatever way it was merged.
     events.subscribe(PersonsMerged, close_candidates_of_retired)
+    # ... and the numbers other agencies linked to it follow the person to the record kept.
+    events.subscribe(PersonsMerged, carry_identifiers_to_survivor)
     # Every change of a person (and every imported person) gets its outbox row in the change's transaction.
     events.subscribe(PersonChanged, outbox.record_change)
     events.subscribe(PersonsChanged, outbox.record_changes)

@@ -47,7 +47,7 @@ from popreg.kit.clock import in_vietnam, today_in_vietnam, utc_now
 from popreg.kit.errors import Conflict, InvalidInput, NotFound
 from popreg.kit.events import PersonDied, PersonsMerged
 from popreg.officials import service as officials
-from popreg.officials.rules import OfficialPrincipal, Role, require_jurisdiction, require_write
+from popreg.officials.rules import OfficialPrincipal, require_jurisdiction, require_write
 from popreg.registry import service as registry
 from popreg.registry.models import Person
 from popreg.registry.pin import Sex
@@ -312,7 +312,7 @@ def cancel_cards_at_death(session: Session, event: PersonDied) -> None:
     """A recorded death cancels the person's card and any application in progress, in the same
     transaction, citing the death's legal basis (the handler of :class:`PersonDied`)."""
     person = registry.get_person_record(session, pin=event.pin)
-    principal = _principal_of(session, event.actor)
+    principal = officials.principal_of_actor(session, actor=event.actor)
     for card in repository.open_cards(session, person.id):
         _cancel(session, principal, card, CancelReason.DEATH, on=event.date, legal_basis=event.legal_basis)
 
@@ -322,20 +322,9 @@ def cancel_cards_of_retired_record(session: Session, event: PersonsMerged) -> No
     applications are cancelled in the same transaction (the person applies for a card on the record
     kept). The handler of :class:`PersonsMerged`."""
     person = registry.get_person_record(session, pin=event.retired_pin)
-    principal = _principal_of(session, event.actor)
+    principal = officials.principal_of_actor(session, actor=event.actor)
     for card in repository.open_cards(session, person.id):
         _cancel(session, principal, card, CancelReason.MERGED, on=event.date, legal_basis=event.legal_basis)
-
-
-def _principal_of(session: Session, actor: str) -> OfficialPrincipal:
-    """The official who recorded an event, so that the card's history names the same actor and agency."""
-    kind, _, username = actor.partition(":")
-    if kind == "official" and username:
-        try:
-            return officials.to_principal(officials.get_by_username(session, username=username))
-        except NotFound:
-            pass
-    return OfficialPrincipal(id=0, username=actor, display_name=actor, role=Role.NATIONAL_ADMIN, jurisdiction_code=None)
 
 
 def _facts(card: Card) -> CardFacts:

@@ -15,7 +15,11 @@ session for national volumes (``pip install pyspark``; Splink's Spark backend ne
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,6 +228,7 @@ def database_api(backend: str) -> Any:
         return DuckDBAPI()
     if backend == "spark":
         try:
+            from pyspark import SparkConf
             from pyspark.sql import SparkSession
         except ImportError:
             raise BackendUnavailableError(
@@ -232,8 +237,23 @@ def database_api(backend: str) -> Any:
                 details={"backend": backend},
             ) from None
         from splink import SparkAPI
+        from splink.backends.spark import similarity_jar_location
 
-        return SparkAPI(spark_session=SparkSession.builder.getOrCreate())  # type: ignore[no-untyped-call]
+        # The session Spark's own configuration names (spark-defaults.conf, a master URL); in-process
+        # local mode without one. Splink's string similarities are Scala functions of the jar it ships,
+        # and Splink checkpoints its intermediate tables: where the session has no checkpoint
+        # directory, a temporary one is used.
+        builder = SparkSession.builder.appName("popreg-matching")
+        builder = builder.config("spark.jars", similarity_jar_location())
+        if SparkConf().get("spark.master") is None:
+            # Local mode on this machine's cores: a few shuffle partitions, not a cluster's 200.
+            builder = builder.master("local[*]").config("spark.sql.shuffle.partitions", str(os.cpu_count() or 2))
+        session = builder.getOrCreate()
+        if session.sparkContext.getCheckpointDir() is None:
+            checkpoints = tempfile.mkdtemp(prefix="popreg-spark-")
+            atexit.register(shutil.rmtree, checkpoints, ignore_errors=True)
+            session.sparkContext.setCheckpointDir(checkpoints)
+        return SparkAPI(spark_session=session)  # type: ignore[no-untyped-call]
     raise BackendUnavailableError(
         f"Unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}.", details={"backend": backend}
     )

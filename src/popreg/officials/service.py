@@ -91,6 +91,19 @@ def get_by_username(session: Session, *, username: str) -> Official:
     return official
 
 
+def principal_of_actor(session: Session, *, actor: str) -> OfficialPrincipal:
+    """The official named by an event's ``actor`` (``official:<username>``), so that a package reacting
+    to another's domain event writes its own history under the same actor and agency. Another actor
+    (or an official since removed) acts with national reach under its own name."""
+    kind, _, username = actor.partition(":")
+    if kind == "official" and username:
+        try:
+            return to_principal(get_by_username(session, username=username))
+        except NotFound:
+            pass
+    return OfficialPrincipal(id=0, username=actor, display_name=actor, role=Role.NATIONAL_ADMIN, jurisdiction_code=None)
+
+
 def authenticate(session: Session, *, username: str, password: str, session_hours: int) -> IssuedSession:
     """Check a password and open a session. Five failures lock the account for 15 minutes.
 

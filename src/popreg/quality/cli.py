@@ -2,7 +2,8 @@
 
 ``report`` measures now and prints a table per scope (or JSON); ``--save`` also stores the figures as
 a snapshot. ``snapshot`` only stores one, for a nightly timer, so that the console shows the trend.
-Both read ``POPREG_DATABASE_URL`` (a read replica serves ``report`` as well as the primary).
+Both read ``POPREG_DATABASE_URL`` and first fold the access log's new verifications into each person's
+"last confirmed" day (a write; on a read replica ``report`` measures what the primary folded last).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from popreg.kit.errors import DomainError
 from popreg.kit.settings import get_settings
 from popreg.quality import service
 from popreg.quality.rules import MEASURES_BY_KEY, NATIONAL, format_value
-from popreg.quality.service import Measurement
+from popreg.quality.service import Measurement, VerificationFold
 
 app = typer.Typer(help="Data quality of the register: correct, complete, clean, live.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -41,6 +42,14 @@ def _as_json(measurement: Measurement, snapshot_id: int | None) -> str:
             "measured_at": measurement.measured_at.isoformat(),
             "seconds": measurement.seconds,
             "duplicate_run_id": measurement.duplicate_run[0] if measurement.duplicate_run else None,
+            "verifications_folded": None
+            if measurement.fold is None
+            else {
+                "after_seq": measurement.fold.after_seq,
+                "through_seq": measurement.fold.through_seq,
+                "persons": measurement.fold.persons,
+                "seconds": measurement.fold.seconds,
+            },
             "scopes": {
                 scope: {
                     key: {"numerator": f.numerator, "denominator": f.denominator, "value": f.value}
@@ -52,6 +61,16 @@ def _as_json(measurement: Measurement, snapshot_id: int | None) -> str:
         ensure_ascii=False,
         indent=1,
     )
+
+
+def _print_fold(fold: VerificationFold | None) -> None:
+    if fold is None:
+        console.print("Read-only database: verifications measured as the primary last folded them.")
+    elif fold.through_seq > fold.after_seq:
+        console.print(
+            f"Folded access-log entries {fold.after_seq + 1:,} to {fold.through_seq:,}: "
+            f"{fold.persons:,} persons newly confirmed ({fold.seconds:.2f} s)."
+        )
 
 
 def _count(value: int | None) -> str:
@@ -111,6 +130,7 @@ def report(
         raise typer.Exit(1) from None
     finally:
         database.dispose()
+    _print_fold(measurement.fold)
     if output is OutputFormat.JSON:
         typer.echo(_as_json(measurement, snapshot_id))
     else:
@@ -133,6 +153,7 @@ def snapshot(
             snapshot_id, measurement = service.take_snapshot(session, taken_by=CLI_ACTOR, as_of=day)
     finally:
         database.dispose()
+    _print_fold(measurement.fold)
     console.print(f"Stored snapshot {snapshot_id} ({len(measurement.scopes)} scopes, {measurement.seconds:.2f} s).")
 
 

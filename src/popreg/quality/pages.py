@@ -26,14 +26,16 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 SPARKLINE_WIDTH = 120
 VIETNAMESE_SEPARATORS = str.maketrans(",.", ".,")
 SPARKLINE_HEIGHT = 28
-# The measures shown as columns of the table of provinces (one per dimension, plus the duplicates).
+# The measures shown as columns of the table of provinces (each headline, plus coverage, duplicates,
+# confirmations by partners and the delay of births).
 PROVINCE_COLUMNS = (
     "correct",
     "complete",
     "complete.census_coverage",
     "clean.current_unit_codes",
     "clean.duplicate_candidates",
-    "live.touched_recently",
+    "live.touched_or_verified",
+    "live.verified_recently",
     "live.birth_delay",
 )
 

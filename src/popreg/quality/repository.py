@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     Select,
     String,
@@ -31,16 +32,27 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
+    union_all,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
+from popreg.audit.models import AccessLogEntry, AccessLogItem
 from popreg.cards.models import Card
 from popreg.kit.database import UTCDateTime
-from popreg.quality.models import QualityFigure, QualitySnapshot
-from popreg.quality.rules import EARLIEST_PLAUSIBLE_BIRTH, LIFE_EVENT_TYPES
+from popreg.quality.models import PersonVerification, QualityFigure, QualitySnapshot, VerificationWatermark
+from popreg.quality.rules import (
+    CONFIRMED,
+    EARLIEST_PLAUSIBLE_BIRTH,
+    ITEMISED_VERIFICATION_ACTIONS,
+    LIFE_EVENT_TYPES,
+    VERIFICATION_ACTIONS,
+)
 from popreg.registry.models import Person, PersonEvent, PersonRelation, Residence
 
 ALIVE = "alive"
@@ -79,6 +91,25 @@ def _delay_on_postgresql(element: recording_delay_days, compiler: SQLCompiler, *
     return f"(CAST(timezone('Asia/Ho_Chi_Minh', {recorded}) AS DATE) - {effective})"
 
 
+class vietnam_day(FunctionElement[date]):  # noqa: N801 - a SQL function, named as one
+    """The calendar day in Vietnam of a stored (UTC) timestamp."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(vietnam_day, "sqlite")
+def _vietnam_day_on_sqlite(element: vietnam_day, compiler: SQLCompiler, **kw: Any) -> str:
+    (moment,) = (compiler.process(argument, **kw) for argument in element.clauses)
+    return f"date({moment}, '+7 hours')"
+
+
+@compiles(vietnam_day, "postgresql")
+def _vietnam_day_on_postgresql(element: vietnam_day, compiler: SQLCompiler, **kw: Any) -> str:
+    (moment,) = (compiler.process(argument, **kw) for argument in element.clauses)
+    return f"CAST(timezone('Asia/Ho_Chi_Minh', {moment}) AS DATE)"
+
+
 @dataclass(frozen=True, slots=True)
 class PersonCounts:
     """Counts of one province's persons alive (``province`` is ``None`` for no known home province),
@@ -92,6 +123,8 @@ class PersonCounts:
     ethnicity_known: int
     birth_date_to_day: int
     touched_recently: int
+    verified_recently: int
+    touched_or_verified: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +212,13 @@ def dates_in_range(as_of: date, person: Any = Person) -> ColumnElement[bool]:
 
 
 def person_counts(
-    session: Session, *, as_of: date, touched_since: datetime, province: str | None
+    session: Session, *, as_of: date, touched_since: datetime, verified_since: date, province: str | None
 ) -> list[PersonCounts]:
-    """One scan of ``persons``: the checks that need nothing but the person's own row."""
+    """One scan of ``persons``: the checks that need nothing but the person's own row, and the day the
+    person was last confirmed by a partner (one lookup by PIN in ``person_verifications``)."""
     pin_ok, in_range = pin_consistent(), dates_in_range(as_of)
+    touched = Person.updated_at >= touched_since
+    verified = PersonVerification.last_verified_on >= verified_since
     key = _province_key()
     statement = _in_scope(
         select(
@@ -193,8 +229,12 @@ def person_counts(
             _count_if(and_(pin_ok, in_range)),
             _count_if(Person.ethnicity_code.is_not(None)),
             _count_if(Person.birth_date_precision == "day"),
-            _count_if(Person.updated_at >= touched_since),
+            _count_if(touched),
+            _count_if(verified),
+            _count_if(or_(touched, verified)),
         )
+        .select_from(Person)
+        .outerjoin(PersonVerification, PersonVerification.person_pin == Person.pin)
         .where(Person.life_status == ALIVE)
         .group_by(key),
         province,
@@ -339,6 +379,98 @@ def middle_delays(
         ranked.c.position.in_(((ranked.c.events + 1) // 2, (ranked.c.events + 2) // 2))
     )
     return [MiddleDelay(row[0], _province(row[1]), int(row[2]), int(row[3])) for row in session.execute(middle)]
+
+
+# -- verifications folded from the access log -----------------------------------------------------
+
+WATERMARK_ID = 1
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """An INSERT that takes ``ON CONFLICT`` on the session's backend (both spell it the same way)."""
+    return postgresql.insert(model) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(model)
+
+
+def is_read_only(session: Session) -> bool:
+    """Whether the session's transaction may not write (a PostgreSQL streaming replica or read-only
+    transaction, a SQLite connection with ``query_only``): there the verifications are measured as
+    they were folded last."""
+    if session.get_bind().dialect.name == "postgresql":
+        return bool(session.execute(text("SELECT current_setting('transaction_read_only')")).scalar_one() == "on")
+    return bool(session.execute(text("PRAGMA query_only")).scalar_one())
+
+
+def take_watermark(session: Session, *, now: datetime) -> int:
+    """The sequence number folded so far (0 before a first fold), its row locked until the transaction
+    ends, so that two folds never run at once (the second waits, then sees what the first folded)."""
+    session.execute(
+        _insert(session, VerificationWatermark)
+        .values(id=WATERMARK_ID, folded_seq=0, folded_at=now)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    return int(
+        session.execute(
+            select(VerificationWatermark.folded_seq).where(VerificationWatermark.id == WATERMARK_ID).with_for_update()
+        ).scalar_one()
+    )
+
+
+def folded_through(session: Session) -> int | None:
+    """The sequence number folded so far; ``None`` when the access log was never folded."""
+    return session.scalar(select(VerificationWatermark.folded_seq).where(VerificationWatermark.id == WATERMARK_ID))
+
+
+def move_watermark(session: Session, *, folded_seq: int, now: datetime) -> None:
+    session.execute(
+        update(VerificationWatermark)
+        .where(VerificationWatermark.id == WATERMARK_ID)
+        .values(folded_seq=folded_seq, folded_at=now)
+    )
+
+
+def last_logged_seq(session: Session) -> int:
+    """The sequence number of the newest committed access-log entry (0 for an empty log). Appends hold
+    the log's head row until they commit, so every entry numbered below it is committed as well."""
+    return int(session.scalar(select(func.max(AccessLogEntry.seq))) or 0)
+
+
+def fold_verifications(session: Session, *, after_seq: int, through_seq: int) -> int:
+    """Fold the confirmations logged in ``(after_seq, through_seq]`` into ``person_verifications``, in
+    one set-based statement: each confirmed PIN's latest day (Vietnam time), inserted or moved forward,
+    never back (a later fold of an earlier entry, or the same entry twice, changes nothing). Returns
+    how many persons' days were inserted or moved."""
+    singles = select(AccessLogEntry.person_pin.label("pin"), AccessLogEntry.occurred_at.label("at")).where(
+        AccessLogEntry.seq > after_seq,
+        AccessLogEntry.seq <= through_seq,
+        AccessLogEntry.action.in_(VERIFICATION_ACTIONS),
+        AccessLogEntry.result == CONFIRMED,
+        AccessLogEntry.person_pin.is_not(None),
+    )
+    items = (
+        select(AccessLogItem.person_pin.label("pin"), AccessLogEntry.occurred_at.label("at"))
+        .select_from(AccessLogEntry)
+        .join(AccessLogItem, AccessLogItem.seq == AccessLogEntry.seq)
+        .where(
+            AccessLogEntry.seq > after_seq,
+            AccessLogEntry.seq <= through_seq,
+            AccessLogEntry.action.in_(ITEMISED_VERIFICATION_ACTIONS),
+            AccessLogItem.result == CONFIRMED,
+            AccessLogItem.person_pin.is_not(None),
+        )
+    )
+    confirmed = union_all(singles, items).subquery("confirmed")
+    # The latest moment per PIN first, then its day: one time-zone conversion per person, not per item.
+    latest = select(confirmed.c.pin, vietnam_day(func.max(confirmed.c.at))).group_by(confirmed.c.pin)
+    days = PersonVerification.__table__
+    statement = _insert(session, days).from_select(["person_pin", "last_verified_on"], latest)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["person_pin"],
+        set_={"last_verified_on": statement.excluded.last_verified_on},
+        where=statement.excluded.last_verified_on > days.c.last_verified_on,
+    )
+    # SQLAlchemy keeps the row count of an INSERT ... SELECT only when asked to.
+    result = session.connection().execute(upsert.execution_options(preserve_rowcount=True))
+    return int(result.rowcount)
 
 
 # -- snapshots ----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from enum import StrEnum
 NATIONAL = "national"
 NO_PROVINCE = "none"
 RECENT_DAYS = 365
-"""The window of the "live" measures: events recorded, and records touched, in the last 365 days."""
+"""The window of the "live" measures: events recorded, and records touched or verified, in the last 365 days."""
 
 EARLIEST_PLAUSIBLE_BIRTH = date(1880, 1, 1)
 """The register's earliest accepted date of birth (``registry.rules.EARLIEST_BIRTH_YEAR``)."""
@@ -160,13 +160,31 @@ MEASURES: tuple[Measure, ...] = (
         "`popreg match dedupe`. Not measured before a first run.",
     ),
     Measure(
+        "live.touched_or_verified",
+        Dimension.LIVE,
+        Kind.SHARE,
+        True,
+        "Records updated or confirmed in the last year",
+        "Persons alive whose record was created or changed, or confirmed by a partner (the next two "
+        "measures), in the 365 days up to the day of measurement.",
+        headline=True,
+    ),
+    Measure(
         "live.touched_recently",
         Dimension.LIVE,
         Kind.SHARE,
         True,
         "Records updated in the last year",
         "Persons alive whose record was created or changed in the 365 days up to the day of measurement.",
-        headline=True,
+    ),
+    Measure(
+        "live.verified_recently",
+        Dimension.LIVE,
+        Kind.SHARE,
+        True,
+        "Records confirmed by a partner in the last year",
+        "Persons alive of whom a partner verified claims that all matched the register (a single "
+        "verification, or an item of a batch or bulk one) in the 365 days up to the day of measurement.",
     ),
     Measure(
         "live.birth_delay",
@@ -204,6 +222,19 @@ LIFE_EVENT_TYPES: Mapping[str, tuple[str, ...]] = {
 }
 """Which history events record each kind of life event. Imported records (``person.imported``) are
 left out: their recording time is that of the migration, not of the event."""
+
+# What confirms a record, for "verified recently": a verification by a partner that knew the person
+# well enough for every claim to match. A read (eKYC, action "read") does not count: the partner
+# receives the register's data and confirms nothing (and an agency reads on a legal basis without the
+# person taking part). Neither does a no-match, a refused request or an invalid item: the partner's
+# data disagreed, or was never compared. ``popreg.sharing`` writes these actions and results
+# (gateway.py, bulk.py).
+CONFIRMED = "match"
+"""The result of a verification whose every claimed attribute agreed with the register."""
+VERIFICATION_ACTIONS = ("verify",)
+"""Access-log actions of one verification: the entry itself names the person and holds the result."""
+ITEMISED_VERIFICATION_ACTIONS = ("verify.batch", "verify.bulk")
+"""Access-log actions whose items (``access_log_item``) name each person verified, with their result."""
 
 
 @dataclass(frozen=True, slots=True)

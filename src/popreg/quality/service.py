@@ -5,6 +5,10 @@ Measuring reads the whole register (one aggregate query per measure), so the con
 the latest stored snapshot by default and measure only when asked (``live``) or when nothing is
 stored yet. Snapshots are taken by ``popreg quality snapshot`` (for a nightly timer) or
 ``popreg quality report --save``.
+
+Every measurement first folds the access-log entries written since the last one into the day each
+person was last confirmed by a partner (:func:`fold_verifications`), so "verified recently" reads one
+row per person and never the whole log.
 """
 
 from __future__ import annotations
@@ -42,15 +46,28 @@ from popreg.units.catalogue import UnitGeneration, UnitLevel, UnknownUnitError, 
 Figures = dict[str, Figure]
 
 
+@dataclass(frozen=True, slots=True)
+class VerificationFold:
+    """One fold of the access log: the entries after ``after_seq`` up to ``through_seq`` were read, and
+    ``persons`` persons got a new "last confirmed" day."""
+
+    after_seq: int
+    through_seq: int
+    persons: int
+    seconds: float
+
+
 @dataclass(slots=True)
 class Measurement:
-    """The measures of every scope measured, as of one day."""
+    """The measures of every scope measured, as of one day (``fold``: the access log folded first, if
+    this measurement could write)."""
 
     as_of: date
     measured_at: datetime
     seconds: float
     duplicate_run: tuple[int, datetime] | None
     scopes: dict[str, Figures] = field(default_factory=dict)
+    fold: VerificationFold | None = None
 
 
 @cache
@@ -109,6 +126,8 @@ class RecordCounts:
     permanent_residence: int
     complete: int
     touched_recently: int
+    verified_recently: int
+    touched_or_verified: int
 
 
 def combine_counts(
@@ -134,22 +153,50 @@ def combine_counts(
                 permanent_residence=residence.with_permanent,
                 complete=residence.with_permanent_ethnicity_and_day,
                 touched_recently=row.touched_recently,
+                verified_recently=row.verified_recently,
+                touched_or_verified=row.touched_or_verified,
             )
         )
     return combined
 
 
+def fold_verifications(session: Session) -> VerificationFold | None:
+    """Bring the per-person day of the last confirmation by a partner up to the end of the access log.
+
+    Only the entries logged since the previous fold are read (a watermark keeps the last sequence number
+    folded), in one set-based statement, so the nightly cost follows the day's traffic and not the
+    log's size; folding twice counts nothing twice. On a read-only database (a replica) nothing is
+    folded and ``None`` is returned: the measure then reads what the primary folded last.
+    """
+    if repository.is_read_only(session):
+        return None
+    started = time.perf_counter()
+    now = utc_now()
+    after = repository.take_watermark(session, now=now)
+    through = repository.last_logged_seq(session)
+    persons = 0
+    if through > after:
+        persons = repository.fold_verifications(session, after_seq=after, through_seq=through)
+        repository.move_watermark(session, folded_seq=through, now=now)
+    return VerificationFold(after, max(after, through), persons, round(time.perf_counter() - started, 3))
+
+
 def measure_register(session: Session, *, as_of: date | None = None, province: str | None = None) -> Measurement:
-    """Take every measure of ``docs/quality.md``, per province and nationally, or for one province."""
+    """Take every measure of ``docs/quality.md``, per province and nationally, or for one province,
+    after folding the access log's new verifications (:func:`fold_verifications`)."""
     started = time.perf_counter()
     as_of = as_of or today_in_vietnam()
     if province is not None:
         require_province(province)
+    fold = fold_verifications(session)
+    verifications_folded = fold is not None or repository.folded_through(session) is not None
     since = _start_of_day_utc(window_start(as_of))
     until = _start_of_day_utc(date.fromordinal(as_of.toordinal() + 1))
     residences = repository.residence_counts(session, as_of=as_of, province=province)
     records = combine_counts(
-        repository.person_counts(session, as_of=as_of, touched_since=since, province=province),
+        repository.person_counts(
+            session, as_of=as_of, touched_since=since, verified_since=window_start(as_of), province=province
+        ),
         repository.parent_conflicts(session, as_of=as_of, province=province),
         residences,
     )
@@ -177,6 +224,7 @@ def measure_register(session: Session, *, as_of: date | None = None, province: s
         units=units,
         duplicates=duplicates,
         delays=delays,
+        verifications_folded=verifications_folded,
         national=province is None,
         only=province,
     )
@@ -186,6 +234,7 @@ def measure_register(session: Session, *, as_of: date | None = None, province: s
         seconds=round(time.perf_counter() - started, 3),
         duplicate_run=duplicate_run,
         scopes=scopes,
+        fold=fold,
     )
 
 
@@ -196,15 +245,19 @@ def _figures(
     units: Sequence[PartCounts],
     duplicates: Sequence[PartCounts] | None,
     delays: Sequence[repository.MiddleDelay],
+    verifications_folded: bool,
     national: bool,
     only: str | None,
 ) -> dict[str, Figures]:
     """Figures of each scope from the grouped counts; the national figures are their sums (medians are
-    measured nationally by the database, a median of medians would be wrong)."""
-    empty = RecordCounts(None, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    measured nationally by the database, a median of medians would be wrong). The measures of
+    confirmations are not measured on a database where the access log was never folded (a replica
+    before the primary's first fold): that is not the same as nobody verified."""
+    zeros = [0] * (len(RecordCounts.__dataclass_fields__) - 1)
+    empty = RecordCounts(None, *zeros)
     by_scope: dict[str, RecordCounts] = {_scope(row.province): row for row in records}
     if only is not None:
-        by_scope.setdefault(only, RecordCounts(only, *([0] * 9)))
+        by_scope.setdefault(only, RecordCounts(only, *zeros))
     if national:
         by_scope[NATIONAL] = _sum_records(records) if records else empty
     parts = {
@@ -234,6 +287,12 @@ def _figures(
             Figure("complete.census_coverage", alive, expected, alive / expected if expected else None),
             Figure.share("live.touched_recently", counts.touched_recently, alive),
         ]
+        if verifications_folded:
+            figures.append(Figure.share("live.verified_recently", counts.verified_recently, alive))
+            figures.append(Figure.share("live.touched_or_verified", counts.touched_or_verified, alive))
+        else:
+            figures.append(Figure.not_measured("live.verified_recently"))
+            figures.append(Figure.not_measured("live.touched_or_verified"))
         for measure, counted in parts.items():
             numerator, denominator = counted.get(scope, (0, 0))
             figures.append(Figure.share(measure, numerator, denominator))

@@ -215,6 +215,26 @@ def merge_of_retired(session: Session, pin: str) -> PersonMerge | None:
     return session.execute(select(PersonMerge).where(PersonMerge.retired_pin == pin)).scalar_one_or_none()
 
 
+def pins_of_same_person(pin: str) -> Select[tuple[str]]:
+    """A query of ``pin`` and of every PIN retired into its record, directly or through a chain of
+    merges (A into B, then B into C: C's are C, B and A), for use inside another query.
+
+    One recursive statement: the person by its unique PIN, then the merges into it by the index on
+    ``surviving_person_id``. An unknown PIN gives no row.
+    """
+    same_person = (
+        select(Person.id.label("person_id"), Person.pin.label("pin"))
+        .where(Person.pin == pin)
+        .cte("same_person", recursive=True)
+    )
+    merged_into = select(PersonMerge.retired_person_id, PersonMerge.retired_pin).join(
+        same_person, PersonMerge.surviving_person_id == same_person.c.person_id
+    )
+    # UNION (not UNION ALL) ends the recursion even if the data ever held a cycle.
+    same_person = same_person.union(merged_into)
+    return select(same_person.c.pin)
+
+
 def retired_pins_of(session: Session, surviving_person_id: int) -> list[str]:
     """The PINs merged directly into a person, oldest merge first."""
     return list(

@@ -11,6 +11,11 @@ the citizen and check nothing about who calls them: the citizen portal will call
 citizen is authenticated. Until then an official records and revokes consents at the counter on the
 citizen's behalf, within their jurisdiction, through the ``*_as_official`` functions, which check
 role and jurisdiction and write the access log like every read of a person.
+
+A consent is the human's, not the record's: when a duplicate record is merged into the record kept,
+the consents given under the retired PIN count for the surviving PIN (reads, lists, withdrawal),
+without any change to the consents themselves (the PINs merged into a record are looked up in the
+same query, chains of merges included).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from popreg.audit import service as audit
@@ -88,7 +93,12 @@ class ConsentRevokeIn(BaseModel):
 
 class ConsentRead(BaseModel):
     id: int
-    pin: str
+    pin: str = Field(description="The person's PIN, as asked for.")
+    given_under_pin: str | None = Field(
+        default=None,
+        description="The PIN the consent was given under, when it is a duplicate record since merged into "
+        "this person's record (the consent holds for this PIN); null for a consent given under this PIN.",
+    )
     partner_id: str
     partner_name: str
     partner_kind: str
@@ -200,10 +210,9 @@ def revoke(session: Session, *, pin: str, consent_id: int, data: ConsentRevokeIn
 
 
 def list_for_person(session: Session, *, pin: str) -> list[Consent]:
-    """Every consent the person ever gave, newest first (revoked and expired ones included)."""
-    return list(
-        session.execute(select(Consent).where(Consent.person_pin == pin.strip()).order_by(Consent.id.desc())).scalars()
-    )
+    """Every consent the person ever gave, newest first (revoked and expired ones included), also
+    those given under a PIN since merged into this person's record."""
+    return list(session.execute(select(Consent).where(_of_person(pin.strip())).order_by(Consent.id.desc())).scalars())
 
 
 def list_for_partner(session: Session, *, partner_id: str, live_on: date | None = None) -> list[Consent]:
@@ -231,7 +240,8 @@ def require_consent(
     """Refuse a business's read unless the person's live consents for that partner and purpose cover
     every attribute asked for.
 
-    Several live consents for the same partner and purpose add up. A PIN nobody holds has no consent,
+    Several live consents for the same partner and purpose add up, those given under a PIN since
+    merged into the person's record included (one query). A PIN nobody holds has no consent,
     so it is refused exactly like a person who never consented (``CONSENT_REQUIRED``): a partner
     learns nothing about whether a PIN exists. ``CONSENT_REVOKED`` and ``CONSENT_EXPIRED`` are said
     only when a consent covering the request existed, which the partner already knew.
@@ -239,7 +249,7 @@ def require_consent(
     wanted = set(fields)
     consents = session.execute(
         select(Consent)
-        .where(Consent.person_pin == pin, Consent.partner_id == partner_id, Consent.purpose == purpose)
+        .where(_of_person(pin), Consent.partner_id == partner_id, Consent.purpose == purpose)
         .order_by(Consent.id.desc())
     ).scalars()
     granted: set[str] = set()
@@ -295,10 +305,10 @@ def revoke_as_official(
 ) -> ConsentRead:
     """Record, on the citizen's behalf, the withdrawal of a consent."""
     require_write(principal)
-    _check_jurisdiction(session, principal, pin)
-    consent = revoke(session, pin=pin, consent_id=consent_id, data=data, revoked_by=principal.actor)
-    _log(session, principal, action="consent.revoke", consent=consent)
-    return consent_view(session, consent, today=today_in_vietnam())
+    person_pin = _check_jurisdiction(session, principal, pin)
+    consent = revoke(session, pin=person_pin, consent_id=consent_id, data=data, revoked_by=principal.actor)
+    _log(session, principal, action="consent.revoke", consent=consent, pin=person_pin)
+    return consent_view(session, consent, today=today_in_vietnam(), pin=person_pin)
 
 
 def consents_as_official(
@@ -319,7 +329,8 @@ def consents_as_official(
     consents = list_for_person(session, pin=person_pin)
     partners = _partners(session, {consent.partner_id for consent in consents})
     return ConsentList(
-        pin=person_pin, consents=[_view(consent, partners.get(consent.partner_id), today) for consent in consents]
+        pin=person_pin,
+        consents=[_view(consent, partners.get(consent.partner_id), today, pin=person_pin) for consent in consents],
     )
 
 
@@ -350,8 +361,9 @@ def data_uses_as_official(
     return data_uses(session, pin=person_pin, page=page, page_size=page_size)
 
 
-def consent_view(session: Session, consent: Consent, *, today: date) -> ConsentRead:
-    return _view(consent, session.get(Partner, consent.partner_id), today)
+def consent_view(session: Session, consent: Consent, *, today: date, pin: str | None = None) -> ConsentRead:
+    """A consent as shown under ``pin`` (by default the PIN it was given under)."""
+    return _view(consent, session.get(Partner, consent.partner_id), today, pin=pin)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,8 +376,13 @@ def _check_jurisdiction(session: Session, principal: OfficialPrincipal, pin: str
     return person.pin
 
 
+def _of_person(pin: str) -> ColumnElement[bool]:
+    """The consents of the person of ``pin``: given under it or under a PIN since merged into its record."""
+    return Consent.person_pin.in_(registry.pins_of_same_person(pin))
+
+
 def _consent_of(session: Session, *, pin: str, consent_id: int, for_update: bool = False) -> Consent:
-    query = select(Consent).where(Consent.id == consent_id, Consent.person_pin == pin.strip())
+    query = select(Consent).where(Consent.id == consent_id, _of_person(pin.strip()))
     if for_update:
         query = query.with_for_update()
     consent = session.execute(query).scalar_one_or_none()
@@ -374,13 +391,15 @@ def _consent_of(session: Session, *, pin: str, consent_id: int, for_update: bool
     return consent
 
 
-def _log(session: Session, principal: OfficialPrincipal, *, action: str, consent: Consent) -> None:
+def _log(
+    session: Session, principal: OfficialPrincipal, *, action: str, consent: Consent, pin: str | None = None
+) -> None:
     audit.record_access(
         session,
         principal_kind="official",
         principal_id=principal.username,
         action=action,
-        person_pin=consent.person_pin,
+        person_pin=pin or consent.person_pin,
         fields=consent.fields,
         purpose=consent.purpose,
         legal_basis=consent.revocation_evidence or consent.evidence,
@@ -437,10 +456,12 @@ def _partners(session: Session, ids: set[str]) -> dict[str, Partner]:
     return {partner.id: partner for partner in session.execute(select(Partner).where(Partner.id.in_(ids))).scalars()}
 
 
-def _view(consent: Consent, partner: Partner | None, today: date) -> ConsentRead:
+def _view(consent: Consent, partner: Partner | None, today: date, *, pin: str | None = None) -> ConsentRead:
+    shown_under = pin or consent.person_pin
     return ConsentRead(
         id=consent.id,
-        pin=consent.person_pin,
+        pin=shown_under,
+        given_under_pin=consent.person_pin if consent.person_pin != shown_under else None,
         partner_id=consent.partner_id,
         partner_name=partner.name if partner else consent.partner_id,
         partner_kind=partner.kind if partner else "",

@@ -116,7 +116,6 @@ def test_a_file_is_linked_to_the_register(register_env: Database, tmp_path: Path
         ({"maps": ["--map", "khong_co=full_name", "--map", "gioi=sex"]}, "MATCH_COLUMN_UNKNOWN"),
         ({"maps": ["--map", "ho_ten=full_name", "--map", "sinh=birth_date"]}, "MATCH_NO_COMMON_FIELDS"),
         ({"threshold": "0"}, "MATCH_THRESHOLD_INVALID"),
-        ({"backend": "spark"}, "MATCH_BACKEND_UNAVAILABLE"),
         ({"backend": "oracle"}, "MATCH_BACKEND_UNAVAILABLE"),
     ],
 )

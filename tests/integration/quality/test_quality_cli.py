@@ -43,6 +43,9 @@ def test_the_json_report_has_every_scope_with_numerators_and_denominators(popreg
             figure = body["scopes"][scope][measure]
             assert (figure["numerator"], figure["denominator"]) == (numerator, denominator), (measure, scope)
     assert body["scopes"]["national"]["live.move_delay"]["value"] == KNOWN_MEDIANS["live.move_delay"]["national"][0]
+    # The register's eight access-log entries, folded first: five persons were ever confirmed.
+    folded = body["verifications_folded"]
+    assert (folded["after_seq"], folded["through_seq"], folded["persons"]) == (0, 8, 5)
     assert _snapshots(database) == 0
 
 
@@ -61,9 +64,11 @@ def test_save_and_snapshot_store_a_snapshot_each(popreg: Any, database: Database
     saved = popreg("report", "--save", "--format", "json", "--as-of", AS_OF.isoformat())
     assert saved.exit_code == 0, saved.stderr
     assert json.loads(saved.stdout)["snapshot_id"] == 1
+    assert "Folded access-log entries 1 to 8: 5 persons newly confirmed" in saved.stderr
     snapshot = popreg("snapshot")
     assert snapshot.exit_code == 0, snapshot.stderr
     assert "Stored snapshot 2" in snapshot.stderr
+    assert "Folded" not in snapshot.stderr  # nothing was logged since
     assert _snapshots(database) == 2
 
 

@@ -48,6 +48,14 @@ def test_a_minister_reads_the_national_summary_provinces_and_trend(client, datab
     assert 'href="/console/quality?province=79"' in html
     assert "<polyline" in html  # two snapshots make a trend line
     assert "not measured" not in html.split('data-measure="clean.duplicate_candidates"')[1].split("</tr>")[0]
+    # Confirmed by a partner in the year: 3 of the 9 persons alive; with the records updated, all 9.
+    verified = html.split('<tr data-measure="live.verified_recently">')[1].split("</tr>")[0]
+    assert "Records confirmed by a partner in the last year" in verified
+    assert "33.3 %" in verified
+    assert ">3<" in verified
+    assert (
+        'data-measure="live.touched_or_verified"' in html.split('class="cards quality-headlines"')[1].split("</ul>")[0]
+    )
 
 
 def test_the_dashboard_speaks_vietnamese_by_default(client, database):

@@ -18,7 +18,7 @@ from popreg.registry.service.households import (
     get_household,
     leave_household,
 )
-from popreg.registry.service.merge import merge_persons, surviving_pin_of
+from popreg.registry.service.merge import merge_persons, pins_of_same_person, surviving_pin_of
 from popreg.registry.service.persons import (
     add_relation,
     get_person,
@@ -54,6 +54,7 @@ __all__ = [
     "person_places",
     "person_view",
     "person_view_by_id",
+    "pins_of_same_person",
     "record_history",
     "register_person",
     "register_residence",

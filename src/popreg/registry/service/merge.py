@@ -13,6 +13,9 @@ document that authorises it. Nothing is deleted:
   in both directions (a child's link to the retired parent now names the survivor);
 * the retired record's identity cards and applications are cancelled by the cards package
   (domain event :class:`~popreg.kit.events.PersonsMerged`): a card carries the retired PIN;
+* the numbers other agencies linked to the retired record move to the survivor (or are released)
+  by the sync package, on the same event; consents stay as given and count for the survivor, which
+  the sharing package finds with :func:`pins_of_same_person`;
 * a ``person_merges`` row records who merged what, when and on what basis; reading the retired PIN
   redirects to the survivor, following later merges (A into B, then B into C: A leads to C).
 """
@@ -23,6 +26,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from popreg.kit import events
@@ -72,6 +76,13 @@ def surviving_pin_of(session: Session, pin: str) -> str | None:
         return following.surviving_pin if following else None
 
     return follow_chain(merge.surviving_pin, next_of)
+
+
+def pins_of_same_person(pin: str) -> Select[tuple[str]]:
+    """A query of ``pin`` and of every PIN retired into its record, directly or through a chain of
+    merges, to embed in another package's query of what it keeps by PIN and what must follow the
+    person to the record kept (the sharing package's consents)."""
+    return repository.pins_of_same_person(pin)
 
 
 def refuse_if_retired(session: Session, person: Person) -> None:
