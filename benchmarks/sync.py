@@ -10,7 +10,10 @@ e.g. made by ``POPREG_DATABASE_URL=... popreg synth --people 100000 --seed 7 --i
    token and the policy, then one transaction per batch matches the persons by PIN, validates, checks
    conflicts, writes the identifiers, the history events, the outbox rows (when that package hooks the
    history), the update records and the access-log entry, and commits;
-4. sends the same batches again (every update a replay: one effect per key) and times that too.
+4. sends the same batches again (every update a replay: one effect per key) and times that too;
+5. applies mixed traffic as the seed describes it: health-insurance card numbers, with a share
+   (``--register-share``, 1 % by default) of deaths reported by hospitals, which go through the
+   registry's use case (life status, cards cancelled) in a savepoint each.
 
 Each figure comes with the CPU it cost per update: this process's (the client, and SQLite itself)
 and, on PostgreSQL, that of the server's backends connected to the benchmark's database, read from
@@ -119,6 +122,29 @@ def identifier_batches(pins: list[str], run: str) -> list[list[dict[str, Any]]]:
         }
         for index, pin in enumerate(pins)
     ]
+    return [updates[start : start + BATCH] for start in range(0, len(updates), BATCH)]
+
+
+def mixed_batches(pins: list[str], run: str, register_share: float) -> list[list[dict[str, Any]]]:
+    """The agencies' traffic as the seed describes it: mostly numbers (social insurance, health
+    insurance, tax, driving licence), and a share of register changes, here deaths reported by
+    hospitals, which go through the registry's use case (life status, cards cancelled, history)."""
+    observed = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    died = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    every = max(1, round(1 / register_share)) if register_share > 0 else 0
+    updates = []
+    for index, pin in enumerate(pins):
+        death = every and index % every == every - 1
+        number = f"{(index * 7919 + int(run[-3:], 36) + 3) % 10**10:010d}"
+        updates.append(
+            {
+                "idempotency_key": f"{run}-mixed-{index}",
+                "legal_basis": "Luật Hộ tịch 2014, Điều 33" if death else "Luật Bảo hiểm xã hội 2024, Điều 16",
+                "person": {"pin": pin},
+                "fields": {"death_date": died} if death else {"health_insurance_card_number": f"DN401{number}"},
+                "observed_at": observed,
+            }
+        )
     return [updates[start : start + BATCH] for start in range(0, len(updates), BATCH)]
 
 
@@ -279,20 +305,23 @@ def fresh_copy(url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def measure(url: str, *, updates: int, names: int, seed: int, outbox: bool, clients: int) -> dict[str, Any]:
+def measure(
+    url: str, *, updates: int, names: int, seed: int, outbox: bool, clients: int, register_share: float
+) -> dict[str, Any]:
     database = Database(url, pool_size=4)
     with database.read_session() as session:
         persons = int(session.scalar(select(func.count()).select_from(Person)) or 0)
     run = f"r{os.getpid() % 10_000:04d}{int(time.time()) % 1000:03d}"
     partner_id = f"bench-{run}"
     authorization = prepare_agency(database, partner_id)
-    pins = sample_pins(database, updates + names, seed)
+    pins = sample_pins(database, 2 * updates + names, seed)
     identifiers = identifier_batches(pins[:updates], run)
     corrections = name_batches(database, pins[updates : updates + names], run)
+    mixed = mixed_batches(pins[updates + names :], run, register_share)
     backend = database.backend
     database.dispose()
-    first, replay, renamed = run_clients(
-        url, authorization, [identifiers, identifiers, corrections], clients=clients, outbox=outbox
+    first, replay, renamed, traffic = run_clients(
+        url, authorization, [identifiers, identifiers, corrections, mixed], clients=clients, outbox=outbox
     )
     return {
         "database": backend,
@@ -303,6 +332,8 @@ def measure(url: str, *, updates: int, names: int, seed: int, outbox: bool, clie
         "identifiers": first,
         "replays": replay,
         "name_corrections": renamed,
+        "register_share": register_share,
+        "mixed": traffic,
     }
 
 
@@ -313,6 +344,12 @@ def main() -> None:
     parser.add_argument("--names", type=int, default=5_000, help="Name corrections (through the registry).")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--clients", type=int, default=1, help="Processes applying batches side by side.")
+    parser.add_argument(
+        "--register-share",
+        type=float,
+        default=0.01,
+        help="Share of deaths among the mixed traffic's updates (the rest: health-insurance numbers).",
+    )
     parser.add_argument("--fresh", action="store_true", help="Measure on a copy of each register, then drop it.")
     parser.add_argument(
         "--without-outbox", action="store_true", help="Diagnostic: leave out the outbox's handler of history events."
@@ -329,6 +366,7 @@ def main() -> None:
                     seed=arguments.seed,
                     outbox=not arguments.without_outbox,
                     clients=arguments.clients,
+                    register_share=arguments.register_share,
                 )
             )
     table = Table(
@@ -338,7 +376,7 @@ def main() -> None:
     for column in columns:
         table.add_column(column)
     for result in results:
-        for kind in ("identifiers", "replays", "name_corrections"):
+        for kind in ("identifiers", "replays", "name_corrections", "mixed"):
             figures = result[kind]
             cpu = f"{figures['client_cpu_us']:,}" + (
                 f" + server {figures['server_cpu_us']:,}" if result["database"] == "postgresql" else ""
