@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -356,10 +356,13 @@ class PersonAccess:
     result: str  # for a person looked up in a batch or bulk request: the result of that item
     transaction_id: str | None
     position: int | None  # the person's position in a batch or bulk request; None for a single request
+    pin: str  # the PIN the access named (one of the person's PINs: a merged duplicate record's too)
 
 
-def entries_for_person(session: Session, *, pin: str, limit: int = 100) -> list[PersonAccess]:
-    """The most recent accesses to one person's data, newest first, including batches that looked the person up."""
+def entries_for_person(session: Session, *, pins: Collection[str], limit: int = 100) -> list[PersonAccess]:
+    """The most recent accesses to one person's data, newest first, including batches that looked the
+    person up; ``pins`` are the person's PINs (the record's own, and those of duplicate records merged
+    into it)."""
     detail = (
         _ENTRIES.c.seq,
         _ENTRIES.c.occurred_at,
@@ -370,16 +373,17 @@ def entries_for_person(session: Session, *, pin: str, limit: int = 100) -> list[
         _ENTRIES.c.purpose,
         _ENTRIES.c.legal_basis,
     )
+    wanted = sorted(set(pins))
     direct = session.execute(
-        select(*detail, _ENTRIES.c.result, _ENTRIES.c.transaction_id)
-        .where(_ENTRIES.c.person_pin == pin)
+        select(*detail, _ENTRIES.c.result, _ENTRIES.c.transaction_id, _ENTRIES.c.person_pin)
+        .where(_ENTRIES.c.person_pin.in_(wanted))
         .order_by(_ENTRIES.c.seq.desc())
         .limit(limit)
     ).all()
     in_batches = session.execute(
-        select(*detail, _ITEMS.c.result, _ENTRIES.c.transaction_id, _ITEMS.c.position)
+        select(*detail, _ITEMS.c.result, _ENTRIES.c.transaction_id, _ITEMS.c.person_pin, _ITEMS.c.position)
         .join(_ENTRIES, _ENTRIES.c.seq == _ITEMS.c.seq)
-        .where(_ITEMS.c.person_pin == pin)
+        .where(_ITEMS.c.person_pin.in_(wanted))
         .order_by(_ITEMS.c.seq.desc(), _ITEMS.c.position)
         .limit(limit)
     ).all()
@@ -390,17 +394,20 @@ def entries_for_person(session: Session, *, pin: str, limit: int = 100) -> list[
 
 
 def _person_access(row: Sequence[Any], position: int | None) -> PersonAccess:
-    seq, occurred_at, principal_kind, principal_id, action, fields, purpose, legal_basis, result, transaction_id = row
+    """An access from a row of (seq, occurred_at, principal_kind, principal_id, action, fields, purpose,
+    legal_basis, result, transaction_id, person_pin)."""
+    fields = row[5]
     return PersonAccess(
-        seq=seq,
-        occurred_at=occurred_at,
-        principal_kind=principal_kind,
-        principal_id=principal_id,
-        action=action,
+        seq=row[0],
+        occurred_at=row[1],
+        principal_kind=row[2],
+        principal_id=row[3],
+        action=row[4],
         fields=tuple(fields.split(",")) if fields else (),
-        purpose=purpose,
-        legal_basis=legal_basis,
-        result=result,
-        transaction_id=transaction_id,
+        purpose=row[6],
+        legal_basis=row[7],
+        result=row[8],
+        transaction_id=row[9],
         position=position,
+        pin=row[10],
     )

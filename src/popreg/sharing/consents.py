@@ -135,6 +135,10 @@ class DataUseRead(BaseModel):
     result: str = Field(description="ok, match or no_match when answered; the refusal's error code otherwise.")
     transaction_id: str | None
     position: int | None = Field(description="The person's position in a batch or bulk request; none for one person.")
+    recorded_under_pin: str | None = Field(
+        default=None,
+        description="The PIN the access named when it is that of a duplicate record merged into this one.",
+    )
 
 
 class DataUsePage(BaseModel):
@@ -278,12 +282,15 @@ def require_consent(
 
 def data_uses(session: Session, *, pin: str, page: int = 1, page_size: int = 20) -> DataUsePage:
     """Who used the person's data and why, newest first: every partner request (answered or refused)
-    and every official's reading, as the access log recorded them."""
+    and every official's reading, as the access log recorded them, under the record's PIN or that of a
+    duplicate record merged into it."""
     page, page_size = max(page, 1), min(max(page_size, 1), 100)
-    entries = audit.entries_for_person(session, pin=pin, limit=page * page_size + 1)
+    # The person's PINs: the record's own and those of duplicate records merged into it.
+    pins = {pin, *session.execute(registry.pins_of_same_person(pin)).scalars()}
+    entries = audit.entries_for_person(session, pins=pins, limit=page * page_size + 1)
     shown = entries[(page - 1) * page_size : page * page_size]
     partners = _partners(session, {e.principal_id for e in shown if e.principal_kind == "partner"})
-    items = [_data_use(entry, partners) for entry in shown]
+    items = [_data_use(entry, partners, asked=pin) for entry in shown]
     return DataUsePage(pin=pin, items=items, page=page, page_size=page_size, has_next=len(entries) > page * page_size)
 
 
@@ -478,7 +485,7 @@ def _view(consent: Consent, partner: Partner | None, today: date, *, pin: str | 
     )
 
 
-def _data_use(entry: audit.PersonAccess, partners: dict[str, Partner]) -> DataUseRead:
+def _data_use(entry: audit.PersonAccess, partners: dict[str, Partner], *, asked: str) -> DataUseRead:
     partner = partners.get(entry.principal_id) if entry.principal_kind == "partner" else None
     return DataUseRead(
         seq=entry.seq,
@@ -494,4 +501,5 @@ def _data_use(entry: audit.PersonAccess, partners: dict[str, Partner]) -> DataUs
         result=entry.result,
         transaction_id=entry.transaction_id,
         position=entry.position,
+        recorded_under_pin=entry.pin if entry.pin != asked else None,
     )

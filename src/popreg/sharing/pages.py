@@ -271,6 +271,7 @@ class DataUseLine:
     answered: bool
     result: str
     transaction_id: str | None
+    recorded_under_pin: str | None
 
 
 @pages_router.get("/persons/{pin}/data-uses")
@@ -322,6 +323,7 @@ def _line(t: Translator, use: DataUseRead) -> DataUseLine:
         answered=answered,
         result=t(f"data_use.result.{use.result}") if answered else t.error_code(use.result, fallback=use.result),
         transaction_id=use.transaction_id,
+        recorded_under_pin=use.recorded_under_pin,
     )
 
 

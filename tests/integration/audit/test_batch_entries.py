@@ -250,7 +250,7 @@ def test_an_entry_that_does_not_fit_is_refused_and_nothing_is_written(batch_log,
 
 def test_a_persons_accesses_include_batches_that_looked_them_up_newest_first(batch_log):
     with batch_log.unit_of_work() as session:
-        accesses = entries_for_person(session, pin=ALICE)
+        accesses = entries_for_person(session, pins=[ALICE])
     assert [(a.seq, a.action, a.result, a.position, a.transaction_id) for a in accesses] == [
         (4, "verify.batch", "no_match", 1, "tx-batch-2"),
         (2, "verify.batch", "match", 0, "tx-batch-1"),
@@ -265,7 +265,7 @@ def test_a_persons_accesses_include_batches_that_looked_them_up_newest_first(bat
 
 def test_a_persons_accesses_stop_at_the_limit_and_leave_out_other_persons(batch_log):
     with batch_log.unit_of_work() as session:
-        limited = entries_for_person(session, pin=ALICE, limit=2)
-        binh = entries_for_person(session, pin=BINH)
+        limited = entries_for_person(session, pins=[ALICE], limit=2)
+        binh = entries_for_person(session, pins=[BINH])
     assert [a.seq for a in limited] == [4, 2]
     assert [(a.seq, a.result) for a in binh] == [(3, "no_match"), (2, "no_match")]

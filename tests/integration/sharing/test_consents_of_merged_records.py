@@ -174,3 +174,24 @@ def test_another_persons_consent_is_not_found_through_an_unrelated_pin(client, o
     assert error_code(response) == "CONSENT_NOT_FOUND"
     assert listed.json()["consents"] == []
     assert error_code(read(client, stranger)) == "CONSENT_REQUIRED"
+
+
+def test_who_used_my_data_on_the_surviving_pin_includes_the_uses_of_the_retired_pin_marked_as_such(
+    client, database, officer
+):
+    retired = record(client, officer)
+    surviving = record(client, officer, permanent_residence=None)
+    give(client, officer, retired)
+    assert read(client, retired).status_code == 200  # a bank's read before the duplicate was found
+
+    merge(client, officer, retired, surviving)
+    uses = client.get(f"/api/v1/persons/{surviving}/data-uses", headers=officer)
+
+    assert uses.status_code == 200, uses.text
+    bank_reads = [item for item in uses.json()["items"] if item["principal_id"] == "vietbank"]
+    assert [(item["operation"], item["recorded_under_pin"]) for item in bank_reads] == [("read", retired)]
+    assert all(item["recorded_under_pin"] in (None, retired) for item in uses.json()["items"])
+    console_sign_in(client, database, username="counter")
+    page = client.get(f"/console/persons/{surviving}/data-uses")
+    assert page.status_code == 200
+    assert f"số định danh {retired}" in page.text or f"Under PIN {retired}" in page.text
