@@ -1,4 +1,5 @@
-"""Builders of partners, keys, client assertions and access tokens for the sharing tests."""
+"""Builders of partners, keys, client assertions and access tokens for the sharing tests, and what a
+partner's requests leave behind: its refusals, its jobs and their access-log entries."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey
+from sqlalchemy import select
 
 from builders import register, sign_in
+from popreg.audit.models import AccessLogEntry, AccessLogItem
 from popreg.kit.database import Database
 from popreg.officials.rules import Role
 from popreg.sharing import service
@@ -157,3 +160,42 @@ def access_token(
 
 def bearer(token: str) -> str:
     return f"Bearer {token}"
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The ``error`` object of a refusal's body (``code``, ``message``, ``details``)."""
+    error: dict[str, Any] = response.json()["error"]
+    return error
+
+
+def finished_job(client: TestClient, status_url: str, headers: dict[str, str], timeout: float = 60.0) -> dict[str, Any]:
+    """A partner's file job as its status URL shows it once it has completed or failed (or, after
+    ``timeout`` seconds, as it stands then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.get(status_url, headers=headers)
+        assert status.status_code == 200, status.text
+        body: dict[str, Any] = status.json()
+        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+def access_log_of(database: Database, transaction_id: str) -> tuple[list[AccessLogEntry], list[tuple[str | None, str]]]:
+    """The access-log entries of a transaction (a request, or a job: its acceptance, then its chunks) in
+    order, and their items as ``(person_pin, result)``."""
+    with database.unit_of_work() as session:
+        entries = list(
+            session.scalars(
+                select(AccessLogEntry)
+                .where(AccessLogEntry.transaction_id == transaction_id)
+                .order_by(AccessLogEntry.seq)
+            )
+        )
+        items = session.execute(
+            select(AccessLogItem.person_pin, AccessLogItem.result)
+            .where(AccessLogItem.seq.in_([entry.seq for entry in entries]))
+            .order_by(AccessLogItem.seq, AccessLogItem.position)
+        ).all()
+        session.expunge_all()
+    return entries, [(pin, result) for pin, result in items]

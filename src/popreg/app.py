@@ -28,6 +28,7 @@ from popreg.sharing.bulk_api import BULK_PATH, MAX_UPLOAD_BYTES, bulk_router
 from popreg.sharing.gate import PartnerGate
 from popreg.sharing.gateway import Gateway, GatewayRoutes, openapi_paths
 from popreg.sharing.lookup import FactsLookup
+from popreg.sharing.partner_http import partner_token, partner_token_scheme
 from popreg.sharing.reads_api import consents_router, reads_router
 from popreg.sharing.signing import AnswerSigner
 from popreg.sharing.verify_api import router as verify_router
@@ -178,12 +179,8 @@ def _describe_hot_routes(app: FastAPI) -> None:
             document.setdefault("paths", {}).update(paths)
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(components)
-            document["components"].setdefault("securitySchemes", {})["PartnerToken"] = {
-                "type": "http",
-                "scheme": "bearer",
-                "bearerFormat": "JWT",
-                "description": "An access token from POST /api/v1/oauth/token (client credentials, private_key_jwt).",
-            }
+            schemes = document["components"].setdefault("securitySchemes", {})
+            schemes[partner_token.scheme_name] = partner_token_scheme()
             app.openapi_schema = document
         return app.openapi_schema
 

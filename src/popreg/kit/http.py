@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +25,8 @@ from popreg.kit.settings import Settings
 
 logger = logging.getLogger("popreg.http")
 MAX_BODY_BYTES = 1_048_576
+NO_STORE: Final = {"Cache-Control": "no-store"}
+"""The headers of an answer that no cache may keep: a partner's answers and its jobs hold personal data."""
 
 
 def get_database(request: Request) -> Database:

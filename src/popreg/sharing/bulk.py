@@ -41,7 +41,6 @@ from popreg.kit.errors import InvalidInput, NotFound
 from popreg.kit.jobs import STALE_AFTER as STALE_AFTER
 from popreg.kit.jobs import JobRunner, JobStatus, fsync, job_directory
 from popreg.kit.jobs import new_job_id as new_job_id
-from popreg.kit.jobs import remove_job_files as remove_job_files
 from popreg.kit.jobs import source_path as source_path
 from popreg.sharing.bulk_models import VerificationJob
 from popreg.sharing.columns import verify_table

@@ -6,40 +6,34 @@ jobs. See :mod:`popreg.sharing.bulk` for how a job runs.
 
 from __future__ import annotations
 
-import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.security import HTTPBearer
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData
 
-from popreg.audit.service import PendingEntry, append_entries
 from popreg.kit.database import Database
-from popreg.kit.errors import Conflict, DomainError, InvalidInput
-from popreg.kit.http import error_body
-from popreg.kit.jobs import JobStatus
+from popreg.kit.errors import DomainError, InvalidInput
+from popreg.kit.http import NO_STORE
+from popreg.kit.job_http import accept_upload, form_text, require_completed, result_file, uploaded_file
 from popreg.sharing import bulk
 from popreg.sharing.gate import PartnerContext, PartnerGate
+from popreg.sharing.partner_http import (
+    authenticated_partner,
+    logged_partner_refusal,
+    partner_gate,
+    partner_refusal,
+    partner_token,
+)
 
 bulk_router = APIRouter(prefix="/api/v1", tags=["verification"])
 BULK_PATH = "/api/v1/verify/bulk"
 MAX_UPLOAD_BYTES = 4 << 30
 """The largest file a partner can upload (about 40 million rows of CSV): the body-size limit of
 :data:`BULK_PATH` (``BodySizeLimit(path_limits={BULK_PATH: MAX_UPLOAD_BYTES})``)."""
-NO_STORE = {"Cache-Control": "no-store"}
-_MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8"}
-
-# Only for the OpenAPI document: each route authenticates the partner itself, so that a refusal is
-# answered (and, for a submission, logged) by the same code as every other.
-_partner_token = HTTPBearer(
-    auto_error=False,
-    scheme_name="PartnerToken",
-    bearerFormat="JWT",
-    description="An access token from POST /api/v1/oauth/token (client credentials, private_key_jwt).",
-)
 
 _SUBMIT_FORM: dict[str, Any] = {
     "requestBody": {
@@ -97,88 +91,26 @@ def bulk_runner(app: FastAPI) -> bulk.BulkRunner:
     return runner
 
 
-def _gate(request: Request) -> PartnerGate:
-    gate: PartnerGate = request.app.state.partner_gate
-    return gate
-
-
-def _refused(error: DomainError, transaction_id: str | None = None) -> JSONResponse:
-    headers = dict(NO_STORE)
-    details = dict(error.details)
-    if transaction_id is not None:
-        headers["X-Transaction-Id"] = transaction_id
-        details["transaction_id"] = transaction_id
-    if error.status_code == 429 and "retry_after_seconds" in error.details:
-        headers["Retry-After"] = str(error.details["retry_after_seconds"])
-    elif error.status_code == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="popreg"'
-    return JSONResponse(error_body(error.code, error.message, details), status_code=error.status_code, headers=headers)
-
-
-def _text(form: Any, name: str, *, default: str, limit: int) -> str:
-    value = form.get(name, default)
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} is text.", code="BULK_OPTION_INVALID", details={"field": name})
-    value = value.strip()
-    if len(value) > limit:
-        raise InvalidInput(
-            f"{name} takes at most {limit} characters.", code="BULK_OPTION_INVALID", details={"field": name}
-        )
-    return value
-
-
-def _log_refusal(
-    database: Database, *, transaction_id: str, principal: tuple[str, str], purpose: str, code: str
-) -> None:
-    with database.unit_of_work() as session:
-        append_entries(
-            session,
-            [
-                PendingEntry(
-                    principal_kind=principal[0],
-                    principal_id=principal[1][:120],
-                    action=bulk.BULK_ACTION,
-                    person_pin=None,
-                    purpose=purpose[:120],
-                    result=code[:40],
-                    transaction_id=transaction_id,
-                )
-            ],
-        )
-
-
-def _store_upload(upload: UploadFile, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    upload.file.seek(0)
-    with target.open("wb") as handle:
-        shutil.copyfileobj(upload.file, handle, 1 << 22)
+def _text(form: FormData, name: str, *, default: str, limit: int) -> str:
+    return form_text(form, name, default=default, limit=limit, code="BULK_OPTION_INVALID")
 
 
 def _accept(
     database: Database,
     gate: PartnerGate,
     context: PartnerContext,
+    source: Path,
     *,
     job_id: str,
-    directory: Path,
-    upload: UploadFile,
     request: bulk.JobRequest,
 ) -> dict[str, Any]:
-    """Store, check, authorise and record a submission (in a worker thread: it reads the whole file)."""
-    target = bulk.source_path(directory, job_id)
-    try:
-        _store_upload(upload, target)
-        layout = bulk.inspect_source(target, request.mapping)
-        gate.authorise(
-            context, operation="verify", fields=layout.fields, purpose=request.purpose, cost=max(1, layout.rows_total)
-        )
-        with database.unit_of_work() as session:
-            job = bulk.create_job(session, job_id=job_id, request=request, layout=layout)
-            summary = bulk.job_summary(job)
-    except BaseException:
-        bulk.remove_job_files(directory, job_id)
-        raise
-    return summary
+    """Check, authorise and record a stored submission (in a worker thread: it reads the whole file)."""
+    layout = bulk.inspect_source(source, request.mapping)
+    gate.authorise(
+        context, operation="verify", fields=layout.fields, purpose=request.purpose, cost=max(1, layout.rows_total)
+    )
+    with database.unit_of_work() as session:
+        return bulk.job_summary(bulk.create_job(session, job_id=job_id, request=request, layout=layout))
 
 
 @bulk_router.post(
@@ -187,7 +119,7 @@ def _accept(
     status_code=202,
     openapi_extra=_SUBMIT_FORM,
     responses=_ERRORS,
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 async def submit_bulk_verification(request: Request) -> Response:
     """Verify a file of claims (millions of rows) as a job; answers 202 with the job's id at once.
@@ -207,17 +139,15 @@ async def submit_bulk_verification(request: Request) -> Response:
     `<field>_result` per claim, scores in fuzzy mode, `person_status` and `card_status`.
     """
     database: Database = request.app.state.database
-    gate = _gate(request)
+    gate = partner_gate(request)
     job_id = bulk.new_job_id()
     principal, purpose = ("anonymous", "-"), ""
-    form: Any = None
+    form: FormData | None = None
     try:
         context = gate.authenticate(request.headers.get("authorization"))
         principal = ("partner", context.partner_id)
         form = await request.form(max_files=1, max_fields=20)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("Send the file as the form field 'file'.", code="BULK_FILE_MISSING")
+        upload = uploaded_file(form, missing_code="BULK_FILE_MISSING")
         purpose = _text(form, "purpose", default="", limit=120)
         if not purpose:
             raise InvalidInput("A purpose is required.", code="BULK_OPTION_INVALID", details={"field": "purpose"})
@@ -245,13 +175,16 @@ async def submit_bulk_verification(request: Request) -> Response:
         )
         runner = bulk_runner(request.app)
         summary = await run_in_threadpool(
-            _accept, database, gate, context, job_id=job_id, directory=runner.directory, upload=upload, request=job
+            accept_upload,
+            upload,
+            directory=runner.directory,
+            job_id=job_id,
+            accept=partial(_accept, database, gate, context, job_id=job_id, request=job),
         )
     except DomainError as error:
-        await run_in_threadpool(
-            _log_refusal, database, transaction_id=job_id, principal=principal, purpose=purpose, code=error.code
+        return await logged_partner_refusal(
+            database, error, transaction_id=job_id, principal=principal, action=bulk.BULK_ACTION, purpose=purpose
         )
-        return _refused(error, job_id)
     finally:
         if form is not None:
             await form.close()
@@ -265,7 +198,7 @@ async def submit_bulk_verification(request: Request) -> Response:
 
 
 def _own_job(request: Request, job_id: str) -> dict[str, Any]:
-    context = _gate(request).authenticate(request.headers.get("authorization"))
+    context = authenticated_partner(request)
     database: Database = request.app.state.database
     with database.read_session() as session:
         return bulk.job_summary(bulk.get_job(session, job_id=job_id, partner_id=context.partner_id))
@@ -275,7 +208,7 @@ def _own_job(request: Request, job_id: str) -> dict[str, Any]:
     "/verify/bulk/{job_id}",
     operation_id="verify_bulk_status",
     responses=_ERRORS,
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 def bulk_verification_status(job_id: str, request: Request) -> Response:
     """Where your bulk verification job stands: `status` (`queued`, `running`, `completed`,
@@ -284,7 +217,7 @@ def bulk_verification_status(job_id: str, request: Request) -> Response:
     try:
         summary = _own_job(request, job_id)
     except DomainError as error:
-        return _refused(error)
+        return partner_refusal(error)
     return JSONResponse(summary, headers=NO_STORE)
 
 
@@ -292,26 +225,18 @@ def bulk_verification_status(job_id: str, request: Request) -> Response:
     "/verify/bulk/{job_id}/result",
     operation_id="verify_bulk_result",
     responses={**_ERRORS, "409": {"description": "The job has not completed (BULK_RESULT_NOT_READY)."}},
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 def bulk_verification_result(job_id: str, request: Request) -> Response:
     """The results of a completed job, one row per input row, as Parquet (or CSV if you asked for it)."""
     try:
         summary = _own_job(request, job_id)
-        if summary["status"] != JobStatus.COMPLETED:
-            raise Conflict(
-                f"The job is {summary['status']}; its results can be downloaded once it has completed.",
-                code="BULK_RESULT_NOT_READY",
-                details={"status": summary["status"], "rows_done": summary["rows_done"]},
-            )
+        require_completed(summary["status"], rows_done=summary["rows_done"], code="BULK_RESULT_NOT_READY")
     except DomainError as error:
-        return _refused(error)
+        return partner_refusal(error)
     directory = bulk_runner(request.app).directory
     path = bulk.result_path(directory, job_id, summary["result_format"])
     stem = Path(summary["source_name"]).stem or "bulk"
-    return FileResponse(
-        path,
-        media_type=_MEDIA_TYPES[summary["result_format"]],
-        filename=f"{stem}-verified.{summary['result_format']}",
-        headers=NO_STORE,
+    return result_file(
+        path, result_format=summary["result_format"], filename=f"{stem}-verified.{summary['result_format']}"
     )

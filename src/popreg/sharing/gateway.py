@@ -35,6 +35,7 @@ from popreg.registry.pin import PIN_SHAPE, check_pin
 from popreg.sharing.columns import verify_table
 from popreg.sharing.gate import PartnerContext, PartnerGate
 from popreg.sharing.lookup import FactsLookup
+from popreg.sharing.partner_http import partner_token
 from popreg.sharing.rules import VERIFIABLE_FIELDS, Claims, MatchMode, verify_claims
 from popreg.sharing.signing import AnswerSigner
 
@@ -595,7 +596,7 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
                 "tags": ["verification"],
                 "summary": summary,
                 "description": description,
-                "security": [{"PartnerToken": []}],
+                "security": [{partner_token.scheme_name: []}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
                 "responses": {
                     "200": {

@@ -10,30 +10,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPBearer
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from popreg.kit.http import SessionDep, error_body
+from popreg.kit.http import NO_STORE, SessionDep
 from popreg.officials.dependencies import CurrentOfficial
 from popreg.registry.service import DEFAULT_PURPOSE
 from popreg.sharing import consents, reads
 from popreg.sharing.consents import ConsentIn, ConsentList, ConsentRead, ConsentRevokeIn, DataUsePage
+from popreg.sharing.partner_http import partner_refusal, partner_token
 
 reads_router = APIRouter(prefix="/api/v1", tags=["verification"])
 consents_router = APIRouter(prefix="/api/v1", tags=["consents"])
 
-# Only for the OpenAPI document: the read authenticates the partner itself, so that even a request
-# without a token is answered and logged by the same code as every other refusal.
-_partner_token = HTTPBearer(
-    auto_error=False,
-    scheme_name="PartnerToken",
-    bearerFormat="JWT",
-    description="An access token from POST /api/v1/oauth/token (client credentials, private_key_jwt).",
-)
 ConsentId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 Purpose = Annotated[str, Query(max_length=120, description="Why the data is read; written to the access log.")]
-NO_STORE = {"Cache-Control": "no-store"}
 
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     "400": {"description": "Malformed JSON (INPUT_MALFORMED_JSON)."},
@@ -63,7 +54,7 @@ _READ_ERRORS: dict[int | str, dict[str, Any]] = {
         }
     },
     responses=_READ_ERRORS,
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 async def read_person(request: Request) -> Response:
     """Read attributes of a person (eKYC), each with its provenance: `value`, `source` (the agency whose
@@ -89,23 +80,12 @@ async def read_person(request: Request) -> Response:
             body=body,
         )
     except reads.ReadRefused as refused:
-        return _refusal(refused)
+        return partner_refusal(refused.error, refused.transaction_id)
     return Response(
         request.app.state.gateway.signer.signed_json(answer.model_dump_json().encode()),
         media_type="application/json",
         headers={**NO_STORE, "X-Transaction-Id": answer.transaction_id},
     )
-
-
-def _refusal(refused: reads.ReadRefused) -> Response:
-    error = refused.error
-    headers = {**NO_STORE, "X-Transaction-Id": refused.transaction_id}
-    if error.status_code == 429 and "retry_after_seconds" in error.details:
-        headers["Retry-After"] = str(error.details["retry_after_seconds"])
-    elif error.status_code == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="popreg"'
-    details = {**error.details, "transaction_id": refused.transaction_id}
-    return JSONResponse(error_body(error.code, error.message, details), status_code=error.status_code, headers=headers)
 
 
 @consents_router.post(

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPBearer
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -20,10 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from popreg.audit.service import PendingEntry, append_entries, new_transaction_id
 from popreg.kit.database import Database
 from popreg.kit.errors import DomainError, InvalidInput
-from popreg.kit.http import SessionDep, error_body
+from popreg.kit.http import NO_STORE, SessionDep, error_body
 from popreg.officials.dependencies import CurrentOfficial
 from popreg.registry.pin import PIN_SHAPE
 from popreg.sharing.gate import PartnerGate
+from popreg.sharing.partner_http import partner_refusal, partner_token
 from popreg.sync import resolve, service
 from popreg.sync.rules import Outcome, ReviewStatus
 from popreg.sync.schemas import (
@@ -40,13 +40,6 @@ from popreg.sync.schemas import (
 updates_router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 reviews_router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
-_partner_token = HTTPBearer(
-    auto_error=False,
-    scheme_name="PartnerToken",
-    bearerFormat="JWT",
-    description="An access token from POST /api/v1/oauth/token (client credentials, private_key_jwt).",
-)
-NO_STORE = {"Cache-Control": "no-store"}
 SYNC_OPERATION = "sync"
 # The HTTP status of a rejected single update, by its code (422 for every other code).
 _REJECTION_STATUS = {
@@ -82,16 +75,6 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
 
     inlined: dict[str, Any] = inline(schema)
     return inlined
-
-
-def _refusal(error: DomainError, transaction_id: str) -> JSONResponse:
-    headers = {**NO_STORE, "X-Transaction-Id": transaction_id}
-    if error.status_code == 429 and "retry_after_seconds" in error.details:
-        headers["Retry-After"] = str(error.details["retry_after_seconds"])
-    elif error.status_code == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="popreg"'
-    details = {**error.details, "transaction_id": transaction_id}
-    return JSONResponse(error_body(error.code, error.message, details), status_code=error.status_code, headers=headers)
 
 
 def handle(
@@ -203,7 +186,7 @@ async def _run(request: Request, updates: list[Any], action: str) -> list[Update
             action=action,
         )
     except _Refused as refused:
-        return _refusal(refused.error, refused.transaction_id)
+        return partner_refusal(refused.error, refused.transaction_id)
     request.state.sync_transaction_id = transaction_id
     return outcomes
 
@@ -224,7 +207,7 @@ async def _run(request: Request, updates: list[Any], action: str) -> list[Update
         "404": {"description": "Rejected: SYNC_PERSON_NOT_FOUND, SYNC_NO_MATCH."},
         "409": {"description": "Rejected: SYNC_IDEMPOTENCY_KEY_REUSED."},
     },
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 async def sync_update(request: Request) -> Response:
     """Send one update about one person: identifiers your agency holds (social insurance number,
@@ -238,9 +221,9 @@ async def sync_update(request: Request) -> Response:
     try:
         body = _body(await request.body())
     except DomainError as error:
-        return _refusal(error, new_transaction_id())
+        return partner_refusal(error, new_transaction_id())
     if not isinstance(body, dict):
-        return _refusal(
+        return partner_refusal(
             InvalidInput("The body is one update: a JSON object.", code="INPUT_INVALID"), new_transaction_id()
         )
     result = await _run(request, [body], SYNC_OPERATION)
@@ -270,7 +253,7 @@ async def sync_update(request: Request) -> Response:
         }
     },
     responses=_ERRORS,
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 async def sync_updates_batch(request: Request) -> Response:
     """Send up to 1,000 updates in one transaction: one outcome per update, in the order sent
@@ -279,7 +262,7 @@ async def sync_updates_batch(request: Request) -> Response:
     try:
         batch = BatchIn.model_validate(_body(await request.body()))
     except DomainError as error:
-        return _refusal(error, new_transaction_id())
+        return partner_refusal(error, new_transaction_id())
     except ValidationError as error:
         problems = [
             {"field": ".".join(str(part) for part in problem.get("loc", ())), "problem": str(problem.get("msg", ""))}
@@ -290,7 +273,7 @@ async def sync_updates_batch(request: Request) -> Response:
             code="INPUT_INVALID",
             details={"problems": problems},
         )
-        return _refusal(invalid, new_transaction_id())
+        return partner_refusal(invalid, new_transaction_id())
     result = await _run(request, batch.updates, "sync.batch")
     if isinstance(result, Response):
         return result

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 
 from popreg.kit.http import SessionDep, SettingsDep
 from popreg.kit.settings import Profile, Settings
 from popreg.sharing.api import NationalAdministrator
-from popreg.sharing.gate import PartnerContext, PartnerGate
+from popreg.sharing.gate import PartnerContext
+from popreg.sharing.partner_http import partner_gate, partner_token
 from popreg.sync import partner_subscribers, subscribers
 from popreg.sync.events_rules import EVENTS_OPERATION
 from popreg.sync.events_schemas import (
@@ -33,20 +34,14 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"])
 SubscriberId = Annotated[str, Path(max_length=40, description="The subscriber's slug, e.g. bhxh-webhook.")]
 SubscriptionId = Annotated[str, Path(max_length=40, description="The subscription's id, e.g. sub-3f9a0c1d2e4b5a67.")]
 DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The dead letter's delivery id.")]
-_partner_token = HTTPBearer(
-    auto_error=False,
-    scheme_name="PartnerToken",
-    bearerFormat="JWT",
-    description="An access token from POST /api/v1/oauth/token (client credentials, private_key_jwt).",
-)
 
 
 def events_partner(
-    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_partner_token)]
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(partner_token)]
 ) -> PartnerContext:
     """The partner of the access token, if its policy (and the token's scope) has the ``events``
     operation. Each call counts against its daily quota and rate like any gateway request."""
-    gate: PartnerGate = request.app.state.partner_gate
+    gate = partner_gate(request)
     context = gate.authenticate(request.headers.get("authorization"))
     gate.authorise(context, operation=EVENTS_OPERATION, fields=(), purpose=None)
     return context

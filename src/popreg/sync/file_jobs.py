@@ -46,7 +46,6 @@ from popreg.kit.errors import InvalidInput, NotFound
 from popreg.kit.jobs import STALE_AFTER as STALE_AFTER
 from popreg.kit.jobs import JobRunner, job_directory
 from popreg.kit.jobs import new_job_id as new_job_id
-from popreg.kit.jobs import remove_job_files as remove_job_files
 from popreg.kit.jobs import source_path as source_path
 from popreg.sync import bulk_import
 from popreg.sync.file_jobs_models import SyncFileJob

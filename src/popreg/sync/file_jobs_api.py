@@ -7,36 +7,31 @@ job runs and :mod:`popreg.sync.bulk_import` for the file's columns and checks.
 
 from __future__ import annotations
 
-import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.security import HTTPBearer
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
-from popreg.audit.service import PendingEntry, append_entries
 from popreg.kit.database import Database
-from popreg.kit.errors import Conflict, DomainError, InvalidInput
-from popreg.kit.http import error_body
+from popreg.kit.errors import DomainError
+from popreg.kit.http import NO_STORE
+from popreg.kit.job_http import accept_upload, form_text, require_completed, result_file, uploaded_file
 from popreg.sharing.gate import PartnerContext, PartnerGate
+from popreg.sharing.partner_http import (
+    authenticated_partner,
+    logged_partner_refusal,
+    partner_gate,
+    partner_refusal,
+    partner_token,
+)
 from popreg.sync import bulk_import, file_jobs
-from popreg.sync.schemas import FileJobRead, FileJobStatus
+from popreg.sync.schemas import FileJobRead
 
 files_router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
-NO_STORE = {"Cache-Control": "no-store"}
-_MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8"}
-
-# Only for the OpenAPI document: each route authenticates the agency itself, so that a refusal is
-# answered (and, for an upload, logged) by the same code as every other.
-_partner_token = HTTPBearer(
-    auto_error=False,
-    scheme_name="PartnerToken",
-    bearerFormat="JWT",
-    description="An access token from POST /api/v1/oauth/token (client credentials, private_key_jwt).",
-)
 
 _UPLOAD_FORM: dict[str, Any] = {
     "requestBody": {
@@ -99,39 +94,13 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _gate(request: Request) -> PartnerGate:
-    gate: PartnerGate = request.app.state.partner_gate
-    return gate
-
-
 def _runner(request: Request) -> file_jobs.FileJobRunner:
     runner: file_jobs.FileJobRunner = request.app.state.sync_file_runner
     return runner
 
 
-def _refused(error: DomainError, transaction_id: str | None = None) -> JSONResponse:
-    headers = dict(NO_STORE)
-    details = dict(error.details)
-    if transaction_id is not None:
-        headers["X-Transaction-Id"] = transaction_id
-        details["transaction_id"] = transaction_id
-    if error.status_code == 429 and "retry_after_seconds" in error.details:
-        headers["Retry-After"] = str(error.details["retry_after_seconds"])
-    elif error.status_code == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="popreg"'
-    return JSONResponse(error_body(error.code, error.message, details), status_code=error.status_code, headers=headers)
-
-
-def _text(form: Any, name: str, *, default: str = "", limit: int) -> str:
-    value = form.get(name, default)
-    if not isinstance(value, str) or "\x00" in value:
-        raise InvalidInput(f"{name} is text.", code="SYNC_FILE_OPTION_INVALID", details={"field": name})
-    value = value.strip()
-    if len(value) > limit:
-        raise InvalidInput(
-            f"{name} takes at most {limit} characters.", code="SYNC_FILE_OPTION_INVALID", details={"field": name}
-        )
-    return value
+def _text(form: FormData, name: str, *, default: str = "", limit: int) -> str:
+    return form_text(form, name, default=default, limit=limit, code="SYNC_FILE_OPTION_INVALID")
 
 
 def _source_name(upload: UploadFile) -> str:
@@ -140,53 +109,22 @@ def _source_name(upload: UploadFile) -> str:
     return Path(name.replace("\\", "/")).name[:300] or "upload"
 
 
-def _log_refusal(database: Database, *, transaction_id: str, principal: tuple[str, str], code: str) -> None:
-    with database.unit_of_work() as session:
-        append_entries(
-            session,
-            [
-                PendingEntry(
-                    principal_kind=principal[0],
-                    principal_id=principal[1][:120],
-                    action=file_jobs.FILE_ACTION,
-                    person_pin=None,
-                    purpose="sync",
-                    result=code[:40],
-                    transaction_id=transaction_id,
-                )
-            ],
-        )
-
-
 def _accept(
     database: Database,
     gate: PartnerGate,
     context: PartnerContext,
+    source: Path,
     *,
     job_id: str,
-    directory: Path,
-    upload: UploadFile,
     request: file_jobs.FileJobRequest,
 ) -> FileJobRead:
-    """Store, check, authorise and record an upload (in a worker thread: it reads the whole file)."""
-    target = file_jobs.source_path(directory, job_id)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        upload.file.seek(0)
-        with target.open("wb") as handle:
-            shutil.copyfileobj(upload.file, handle, 1 << 22)
-        layout = bulk_import.inspect_file(
-            target, mapping=request.mapping, defaults=request.defaults, name=request.source_name
-        )
-        gate.authorise(context, operation="sync", fields=layout.fields, purpose=None, cost=layout.rows)
-        with database.unit_of_work() as session:
-            summary = file_jobs.job_summary(
-                file_jobs.create_job(session, job_id=job_id, request=request, layout=layout)
-            )
-    except BaseException:
-        file_jobs.remove_job_files(directory, job_id)
-        raise
-    return summary
+    """Check, authorise and record a stored upload (in a worker thread: it reads the whole file)."""
+    layout = bulk_import.inspect_file(
+        source, mapping=request.mapping, defaults=request.defaults, name=request.source_name
+    )
+    gate.authorise(context, operation="sync", fields=layout.fields, purpose=None, cost=layout.rows)
+    with database.unit_of_work() as session:
+        return file_jobs.job_summary(file_jobs.create_job(session, job_id=job_id, request=request, layout=layout))
 
 
 @files_router.post(
@@ -196,7 +134,7 @@ def _accept(
     response_model=FileJobRead,
     openapi_extra=_UPLOAD_FORM,
     responses=_UPLOAD_ERRORS,
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 async def submit_sync_file(request: Request) -> Response:
     """Upload a file of updates (CSV or Parquet, one update per row) and have it applied as a job;
@@ -214,17 +152,15 @@ async def submit_sync_file(request: Request) -> Response:
     `GET /api/v1/sync/files/{job_id}` and download the outcomes from `.../results`. See docs/sync.md.
     """
     database: Database = request.app.state.database
-    gate = _gate(request)
+    gate = partner_gate(request)
     job_id = file_jobs.new_job_id()
     principal = ("anonymous", "-")
-    form: Any = None
+    form: FormData | None = None
     try:
         context = gate.authenticate(request.headers.get("authorization"))
         principal = ("partner", context.partner_id)
         form = await request.form(max_files=1, max_fields=20)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("Send the file as the form field 'file'.", code="SYNC_FILE_MISSING")
+        upload = uploaded_file(form, missing_code="SYNC_FILE_MISSING")
         pairs = _text(form, "mapping", limit=4000).replace("\n", ",").split(",")
         job = file_jobs.FileJobRequest(
             partner_id=context.partner_id,
@@ -238,11 +174,16 @@ async def submit_sync_file(request: Request) -> Response:
         )
         runner = _runner(request)
         summary = await run_in_threadpool(
-            _accept, database, gate, context, job_id=job_id, directory=runner.directory, upload=upload, request=job
+            accept_upload,
+            upload,
+            directory=runner.directory,
+            job_id=job_id,
+            accept=partial(_accept, database, gate, context, job_id=job_id, request=job),
         )
     except DomainError as error:
-        await run_in_threadpool(_log_refusal, database, transaction_id=job_id, principal=principal, code=error.code)
-        return _refused(error, job_id)
+        return await logged_partner_refusal(
+            database, error, transaction_id=job_id, principal=principal, action=file_jobs.FILE_ACTION, purpose="sync"
+        )
     finally:
         if form is not None:
             await form.close()
@@ -256,7 +197,7 @@ async def submit_sync_file(request: Request) -> Response:
 
 
 def _own_job(request: Request, job_id: str) -> FileJobRead:
-    context = _gate(request).authenticate(request.headers.get("authorization"))
+    context = authenticated_partner(request)
     database: Database = request.app.state.database
     with database.unit_of_work() as session:
         return file_jobs.job_summary(file_jobs.get_job(session, job_id=job_id, partner_id=context.partner_id))
@@ -267,7 +208,7 @@ def _own_job(request: Request, job_id: str) -> FileJobRead:
     operation_id="sync_file_status",
     response_model=FileJobRead,
     responses=_ERRORS,
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 def sync_file_status(job_id: str, request: Request) -> Response:
     """Where your sync file job stands: `status` (`queued`, `running`, `completed`, `failed`),
@@ -277,7 +218,7 @@ def sync_file_status(job_id: str, request: Request) -> Response:
     try:
         summary = _own_job(request, job_id)
     except DomainError as error:
-        return _refused(error)
+        return partner_refusal(error)
     return Response(summary.model_dump_json(), media_type="application/json", headers=NO_STORE)
 
 
@@ -297,7 +238,7 @@ def sync_file_status(job_id: str, request: Request) -> Response:
         },
         "409": {"description": "The job has not completed (SYNC_FILE_RESULTS_NOT_READY)."},
     },
-    dependencies=[Depends(_partner_token)],
+    dependencies=[Depends(partner_token)],
 )
 def sync_file_results(job_id: str, request: Request) -> Response:
     """The outcome of every row of a completed job, in file order, as CSV (or Parquet if you asked for
@@ -305,19 +246,9 @@ def sync_file_results(job_id: str, request: Request) -> Response:
     `rejected`), `code` and `message` (why it was queued or rejected), `update_id`, `replayed`."""
     try:
         summary = _own_job(request, job_id)
-        if summary.status is not FileJobStatus.COMPLETED:
-            raise Conflict(
-                f"The job is {summary.status.value}; its results can be downloaded once it has completed.",
-                code="SYNC_FILE_RESULTS_NOT_READY",
-                details={"status": summary.status.value, "rows_done": summary.rows_done},
-            )
+        require_completed(summary.status.value, rows_done=summary.rows_done, code="SYNC_FILE_RESULTS_NOT_READY")
     except DomainError as error:
-        return _refused(error)
+        return partner_refusal(error)
     path = file_jobs.result_path(_runner(request).directory, job_id, summary.result_format)
     stem = Path(summary.source_name).stem or "sync"
-    return FileResponse(
-        path,
-        media_type=_MEDIA_TYPES[summary.result_format],
-        filename=f"{stem}-outcomes.{summary.result_format}",
-        headers=NO_STORE,
-    )
+    return result_file(path, result_format=summary.result_format, filename=f"{stem}-outcomes.{summary.result_format}")

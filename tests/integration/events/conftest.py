@@ -159,6 +159,29 @@ def rename(client: TestClient, headers: dict[str, str], pin: str, full_name: str
     assert response.status_code == 200, response.text
 
 
+def declare_dead(client: TestClient, headers: dict[str, str], pin: str) -> None:
+    """Record the person's death on 2 January 2026 (a ``person.died`` event)."""
+    died = client.post(
+        f"/api/v1/persons/{pin}/life-status",
+        json={"status": "deceased", "date": "2026-01-02", "legal_basis": "Trích lục khai tử 5/2026"},
+        headers=headers,
+    )
+    assert died.status_code == 200, died.text
+
+
+def sequences_of(receiver: Receiver, pin: str) -> list[int]:
+    """The sequence numbers of the person's events, in the order the receiver got them."""
+    return [event["sequence"] for event in receiver.events_of(pin)]
+
+
+def dispatch_over_time(dispatcher: Dispatcher, clock: Clock, *, rounds: int, **every: float) -> None:
+    """Run the dispatcher ``rounds`` times, moving its clock on by ``every`` (``minutes=15``) after each,
+    instead of sleeping between retries."""
+    for _ in range(rounds):
+        dispatcher.run_until_idle()
+        clock.advance(**every)
+
+
 def nats_problem() -> str | None:
     host, port = NATS_URL.removeprefix("nats://").rsplit(":", 1)
     try:

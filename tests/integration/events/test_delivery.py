@@ -14,7 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from integration.events.conftest import Clock, register_person, rename, subscribe
+from integration.events.conftest import (
+    Clock,
+    declare_dead,
+    dispatch_over_time,
+    register_person,
+    rename,
+    sequences_of,
+    subscribe,
+)
 from integration.events.webhook_receiver import Receiver
 from popreg.app import create_app
 from popreg.kit.database import Database
@@ -30,10 +38,6 @@ def statuses(database: Database) -> dict[str, int]:
         for status in session.scalars(select(EventDelivery.status)):
             counts[status] = counts.get(status, 0) + 1
         return counts
-
-
-def sequences_of(receiver: Receiver, pin: str) -> list[int]:
-    return [event["sequence"] for event in receiver.events_of(pin)]
 
 
 def outbox_sequences(database: Database, pin: str) -> list[int]:
@@ -75,12 +79,7 @@ def test_a_subscriber_receives_only_its_event_types_and_the_fields_its_policy_al
     )["secret"]
     pin = register_person(client, admin)
     rename(client, admin, pin, "Nguyễn Thị Minh Hạnh")
-    died = client.post(
-        f"/api/v1/persons/{pin}/life-status",
-        json={"status": "deceased", "date": "2026-01-02", "legal_basis": "Trích lục khai tử 5/2026"},
-        headers=admin,
-    )
-    assert died.status_code == 200, died.text
+    declare_dead(client, admin, pin)
 
     dispatcher.run_until_idle()
     events = receiver.events_of(pin)
@@ -114,9 +113,7 @@ def test_a_subscriber_down_for_an_hour_then_receives_every_event_in_order_per_pe
         for pin in pins:
             rename(client, admin, pin, f"Lê Văn Đổi Tên {'ABC'[round_number]}")
 
-    for _ in range(12):  # an hour of attempts, five minutes apart
-        dispatcher.run_until_idle()
-        clock.advance(minutes=5)
+    dispatch_over_time(dispatcher, clock, rounds=12, minutes=5)  # an hour of attempts, five minutes apart
     assert statuses(database).get("delivered", 0) == 0
     assert statuses(database).get("dead", 0) == 0
 
@@ -154,9 +151,7 @@ def test_the_last_failed_attempt_dead_letters_with_an_alert_and_a_redelivery_sen
     rename(client, admin, pin, "Nguyễn Thị Minh Hạnh")
 
     with caplog.at_level(logging.ERROR, logger="popreg.events"):
-        for _ in range(6):
-            dispatcher.run_until_idle()
-            clock.advance(minutes=15)
+        dispatch_over_time(dispatcher, clock, rounds=6, minutes=15)
     assert receiver.requests == 4  # max attempts of the first event; the later ones wait behind it
     assert any("ALERT event dead-lettered" in record.getMessage() for record in caplog.records)
     letters = client.get("/api/v1/events/dead-letters", headers=admin).json()["items"]

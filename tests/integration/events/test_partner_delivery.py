@@ -15,7 +15,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from integration.events.conftest import Clock, add_agency, register_person, rename, set_policy, subscribe_partner
+from integration.events.conftest import (
+    Clock,
+    add_agency,
+    declare_dead,
+    dispatch_over_time,
+    register_person,
+    rename,
+    sequences_of,
+    set_policy,
+    subscribe_partner,
+)
 from integration.events.webhook_receiver import Receiver
 from popreg.kit.database import Database
 from popreg.kit.settings import Profile, Settings
@@ -34,15 +44,6 @@ def deliveries(database: Database) -> list[tuple[str, int]]:
     with database.unit_of_work() as session:
         rows = session.execute(select(EventDelivery.status, EventDelivery.attempts).order_by(EventDelivery.id))
         return [(row.status, row.attempts) for row in rows]
-
-
-def declare_dead(client: TestClient, headers: dict[str, str], pin: str) -> None:
-    died = client.post(
-        f"/api/v1/persons/{pin}/life-status",
-        json={"status": "deceased", "date": "2026-01-02", "legal_basis": "Trích lục khai tử 5/2026"},
-        headers=headers,
-    )
-    assert died.status_code == 200, died.text
 
 
 def test_a_partners_events_carry_only_what_its_policy_allows_when_they_are_sent(
@@ -106,9 +107,8 @@ def test_a_stopped_partners_events_wait_untried_and_arrive_in_order_once_it_may_
     for pin in pins:
         rename(client, admin, pin, "Lê Văn Đổi Tên")
 
-    for _ in range(10):  # far longer than every attempt would take (4 attempts, at most 15 minutes apart)
-        dispatcher.run_until_idle()
-        clock.advance(hours=1)
+    # Far longer than every attempt would take (4 attempts, at most 15 minutes apart).
+    dispatch_over_time(dispatcher, clock, rounds=10, hours=1)
     assert receiver.requests == 0
     assert deliveries(database) == [("pending", 0)] * 6  # neither tried, nor dead-lettered
     seen = client.get(f"/api/v1/events/subscribers/{created['id']}", headers=admin).json()
@@ -121,7 +121,7 @@ def test_a_stopped_partners_events_wait_untried_and_arrive_in_order_once_it_may_
         set_policy(client, admin)
     dispatcher.run_until_idle()
     for pin in pins:
-        assert [event["sequence"] for event in receiver.events_of(pin)] == [1, 2, 3]
+        assert sequences_of(receiver, pin) == [1, 2, 3]
     assert deliveries(database) == [("delivered", 1)] * 6
     assert client.get(f"{SUBSCRIPTIONS}/{created['id']}", headers=partner).json()["waiting_reason"] is None
 
@@ -163,9 +163,7 @@ def test_a_partner_has_its_dead_letters_sent_again_in_order(
     receiver.status = 503
     pin = register_person(client, admin)
     rename(client, admin, pin, "Phạm Thị Dung")
-    for _ in range(6):
-        dispatcher.run_until_idle()
-        clock.advance(minutes=15)
+    dispatch_over_time(dispatcher, clock, rounds=6, minutes=15)
     listed: dict[str, Any] = client.get(f"{SUBSCRIPTIONS}/{created['id']}", headers=partner).json()
     assert (listed["dead_letters"], listed["pending"]) == (1, 2)
 
@@ -173,4 +171,4 @@ def test_a_partner_has_its_dead_letters_sent_again_in_order(
     redelivered = client.post(f"{SUBSCRIPTIONS}/{created['id']}/redeliver", headers=partner)
     assert redelivered.json() == {"redelivered": 1}
     dispatcher.run_until_idle()
-    assert [event["sequence"] for event in receiver.events_of(pin)] == [1, 2, 3]
+    assert sequences_of(receiver, pin) == [1, 2, 3]

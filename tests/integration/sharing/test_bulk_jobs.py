@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +18,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from builders import register, sign_in
-from popreg.audit.models import AccessLogEntry, AccessLogItem
 from popreg.audit.service import verify_log
 from popreg.kit.clock import utc_now
 from popreg.kit.database import Database
@@ -27,7 +25,7 @@ from popreg.kit.settings import Profile, Settings
 from popreg.sharing import bulk
 from popreg.sharing.bulk_api import BULK_PATH
 from popreg.sharing.bulk_models import VerificationJob
-from sharing_builders import TEST_KEY, access_token, add_partner, bearer
+from sharing_builders import TEST_KEY, access_log_of, access_token, add_partner, bearer, error_of, finished_job
 
 CLAIM_FIELDS = ["full_name", "birth_date", "sex", "card_issued_on", "permanent_commune_code"]
 UNKNOWN_PIN = "001199999999"
@@ -91,15 +89,8 @@ def submit(client: TestClient, token: str | None, content: bytes, name: str = "c
     )
 
 
-def finished(client: TestClient, token: str, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.get(f"{BULK_PATH}/{job_id}", headers={"Authorization": bearer(token)})
-        assert status.status_code == 200, status.text
-        body: dict[str, Any] = status.json()
-        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)
+def finished(client: TestClient, token: str, job_id: str) -> dict[str, Any]:
+    return finished_job(client, f"{BULK_PATH}/{job_id}", {"Authorization": bearer(token)})
 
 
 def result_rows(client: TestClient, token: str, job_id: str) -> list[dict[str, Any]]:
@@ -107,27 +98,6 @@ def result_rows(client: TestClient, token: str, job_id: str) -> list[dict[str, A
     assert response.status_code == 200, response.text
     rows: list[dict[str, Any]] = pq.read_table(io.BytesIO(response.content)).to_pylist()
     return rows
-
-
-def logged(database: Database, job_id: str) -> tuple[list[AccessLogEntry], list[tuple[str | None, str]]]:
-    with database.read_session() as session:
-        entries = list(
-            session.execute(
-                select(AccessLogEntry).where(AccessLogEntry.transaction_id == job_id).order_by(AccessLogEntry.seq)
-            ).scalars()
-        )
-        seqs = [entry.seq for entry in entries]
-        items = session.execute(
-            select(AccessLogItem.person_pin, AccessLogItem.result)
-            .where(AccessLogItem.seq.in_(seqs))
-            .order_by(AccessLogItem.seq, AccessLogItem.position)
-        ).all()
-    return entries, [(pin, result) for pin, result in items]
-
-
-def error_of(response: Any) -> dict[str, Any]:
-    error: dict[str, Any] = response.json()["error"]
-    return error
 
 
 def test_a_bulk_file_is_verified_in_chunks_and_every_row_is_logged_once(client, database, runner, people, token):
@@ -168,7 +138,7 @@ def test_a_bulk_file_is_verified_in_chunks_and_every_row_is_logged_once(client, 
     assert (results[1]["full_name_result"], results[1]["birth_date_result"]) == ("no_match", "match")
     assert [row["person_status"] for row in results] == ["alive", None, None, None, None, "deceased", None]
 
-    entries, items = logged(database, job["job_id"])
+    entries, items = access_log_of(database, job["job_id"])
     assert [entry.result for entry in entries] == ["accepted", "ok", "ok", "ok"]  # acceptance, then 3 chunks
     assert all(entry.principal_id == "vietbank" and entry.action == "verify.bulk" for entry in entries)
     assert items == [
@@ -249,6 +219,8 @@ def test_malformed_lines_and_bytes_that_are_not_utf8_only_refuse_their_own_rows(
         (b"pin,full_name\n001190012345,An\n", {"mode": "loose"}, "BULK_OPTION_INVALID"),
         (b"pin,full_name\n001190012345,An\n", {"threshold": "1.5"}, "VERIFY_INVALID_THRESHOLD"),
         (b"pin,full_name\n001190012345,An\n", {"result_format": "xlsx"}, "BULK_OPTION_INVALID"),
+        # PostgreSQL cannot store a NUL: refused alike on both databases, before anything is stored.
+        (b"pin,full_name\n001190012345,An\n", {"purpose": "account\x00opening"}, "BULK_OPTION_INVALID"),
     ],
 )
 def test_a_file_that_cannot_be_verified_is_refused_whole_and_the_refusal_logged(
@@ -258,7 +230,7 @@ def test_a_file_that_cannot_be_verified_is_refused_whole_and_the_refusal_logged(
     assert refused.status_code == 422, refused.text
     assert error_of(refused)["code"] == code
     transaction_id = refused.headers["X-Transaction-Id"]
-    entries, items = logged(database, transaction_id)
+    entries, items = access_log_of(database, transaction_id)
     assert [(entry.principal_id, entry.result) for entry in entries] == [("vietbank", code)]
     assert items == []
     with database.read_session() as session:
@@ -362,13 +334,13 @@ def test_a_job_whose_process_died_is_resumed_by_another_and_logs_each_row_once(d
     results = pq.read_table(bulk.result_path(tmp_path, job_id, "parquet")).to_pylist()
     assert [row["row"] for row in results] == list(range(2, 9))
     assert [row["result"] for row in results] == ["no_match", "match"] * 3 + ["no_match"]
-    entries, items = logged(database, job_id)
+    entries, items = access_log_of(database, job_id)
     assert [entry.item_count for entry in entries] == [None, 2, 2, 2, 1]
     assert [result for _, result in items] == [row["result"] for row in results]
     assert not bulk.source_path(tmp_path, job_id).exists()  # the partner's file is not kept once verified
     # A worker that was only slow finds the job gone and does nothing more.
     first.run(job_id)
-    assert len(logged(database, job_id)[0]) == 5
+    assert len(access_log_of(database, job_id)[0]) == 5
 
 
 def test_a_stopped_runner_gives_its_job_back_for_the_next_process(database, people, token, tmp_path):

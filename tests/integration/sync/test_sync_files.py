@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +23,6 @@ from sqlalchemy import func, select, update
 
 from builders import register
 from popreg.app import create_app
-from popreg.audit.models import AccessLogEntry, AccessLogItem
 from popreg.audit.service import verify_log
 from popreg.kit.clock import utc_now
 from popreg.kit.database import Database
@@ -38,7 +36,15 @@ from popreg.sync.file_jobs_models import SyncFileJob
 from popreg.sync.models import PersonIdentifier, SyncUpdate
 
 # The fixture officer comes from sharing_builders, agency from sync_builders (no conftest in this shared folder).
-from sharing_builders import access_token, add_partner, bearer, officer  # noqa: F401 - fixtures (see the note above)
+from sharing_builders import (  # noqa: F401 - fixtures (see the note above)
+    access_log_of,
+    access_token,
+    add_partner,
+    bearer,
+    error_of,
+    finished_job,
+    officer,
+)
 from sync_builders import BASIS, OBSERVED, add_agency, agency  # noqa: F401 - fixtures (see the note above)
 
 UNKNOWN_PIN = "079099000000"
@@ -113,15 +119,8 @@ def upload(
     return client.post(FILES_PATH, files=files, data=data, headers=headers)
 
 
-def finished(client: TestClient, headers: dict[str, str], job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.get(f"{FILES_PATH}/{job_id}", headers=headers)
-        assert status.status_code == 200, status.text
-        body: dict[str, Any] = status.json()
-        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)
+def finished(client: TestClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    return finished_job(client, f"{FILES_PATH}/{job_id}", headers)
 
 
 def csv_results(client: TestClient, headers: dict[str, str], job_id: str) -> list[dict[str, str]]:
@@ -138,29 +137,6 @@ def outcomes(rows: list[dict[str, str]]) -> list[tuple[str, str, str, str]]:
 def count(database: Database, model: Any) -> int:
     with database.unit_of_work() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-def logged(database: Database, transaction_id: str) -> tuple[list[AccessLogEntry], list[tuple[str | None, str]]]:
-    with database.unit_of_work() as session:
-        entries = list(
-            session.scalars(
-                select(AccessLogEntry)
-                .where(AccessLogEntry.transaction_id == transaction_id)
-                .order_by(AccessLogEntry.seq)
-            )
-        )
-        items = session.execute(
-            select(AccessLogItem.person_pin, AccessLogItem.result)
-            .where(AccessLogItem.seq.in_([entry.seq for entry in entries]))
-            .order_by(AccessLogItem.seq, AccessLogItem.position)
-        ).all()
-        session.expunge_all()
-    return entries, [(pin, result) for pin, result in items]
-
-
-def error_of(response: Any) -> dict[str, Any]:
-    error: dict[str, Any] = response.json()["error"]
-    return error
 
 
 def test_a_csv_in_the_agencys_own_columns_is_applied_in_chunks_and_its_outcomes_downloaded(
@@ -190,7 +166,7 @@ def test_a_csv_in_the_agencys_own_columns_is_applied_in_chunks_and_its_outcomes_
             select(PersonIdentifier.value, PersonIdentifier.source).order_by(PersonIdentifier.value)
         )
         assert [tuple(row) for row in linked] == [("0123456789", "bhxh"), ("0555555555", "bhxh")]
-    entries, items = logged(database, job["job_id"])
+    entries, items = access_log_of(database, job["job_id"])
     assert [(entry.action, entry.principal_id, entry.result) for entry in entries] == [
         ("sync.file", "bhxh", "accepted"),
         ("sync.file", "bhxh", "ok"),
@@ -309,7 +285,7 @@ def test_a_file_whose_rows_cannot_become_updates_is_refused_whole_and_the_refusa
     assert refused.status_code == 422, refused.text
     assert error_of(refused)["code"] == code
     transaction_id = refused.headers["X-Transaction-Id"]
-    entries, items = logged(database, transaction_id)
+    entries, items = access_log_of(database, transaction_id)
     assert [(entry.principal_id, entry.action, entry.result) for entry in entries] == [("bhxh", "sync.file", code)]
     assert (count(database, SyncFileJob), count(database, SyncUpdate), items) == (0, 0, [])
     assert not (sync_directory(settings) / transaction_id).exists()
@@ -426,12 +402,12 @@ def test_a_job_interrupted_after_its_first_chunk_is_taken_over_at_start_up_and_a
             .where(PersonEvent.event_type == "person.identifiers_linked")
         ).scalar_one()
     assert linked == 2
-    entries, items = logged(database, job_id)
+    entries, items = access_log_of(database, job_id)
     assert [entry.item_count for entry in entries] == [None, 2, 3]  # accepted, the first chunk, the rest
     assert len(items) == 5
     # A worker that was only slow finds the job taken and does nothing more.
     first.run(job_id)
-    assert len(logged(database, job_id)[0]) == 3
+    assert len(access_log_of(database, job_id)[0]) == 3
     assert count(database, SyncUpdate) == 5
 
 
