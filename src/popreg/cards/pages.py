@@ -15,12 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from popreg.cards import checks, service
 from popreg.cards.api import card_file
 from popreg.cards.drawing import to_svg
+from popreg.cards.models import Card
 from popreg.cards.render import CardSide, RenderFormat, card_scene, render
 from popreg.cards.rules import ApplicationKind, CancelReason, CardState, CardStatus, card_required
 from popreg.cards.schemas import CardApplicationIn, CardCancelIn, CardCheckIn, CardCheckRead, CardIssueIn, CardStepIn
@@ -33,7 +34,7 @@ from popreg.registry import service as registry
 from popreg.registry.presentation import Presenter
 from popreg.registry.rules import DatePrecision, LifeStatus
 from popreg.registry.schemas import PersonRead
-from popreg.web.forms import FormErrors, Refused, submit
+from popreg.web.forms import ConsoleForm, FormErrors, Refused, raise_page_refusal, status_of, submit
 from popreg.web.i18n import translator_for
 from popreg.web.session import ConsoleOfficial, ConsoleSession
 from popreg.web.templating import render as render_page
@@ -51,16 +52,6 @@ STATE_TAGS = {
     CardState.CANCELLED: "ended",
 }
 CHECK_TAGS = {"valid": "current", "expired": "declared_missing", "not_issued": "declared_missing"}
-
-
-class ConsoleForm(BaseModel):
-    """A posted form as typed: every field is text until the service's schema reads it."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
-
-    def given(self, *names: str) -> dict[str, str]:
-        values = self.model_dump()
-        return {name: values[name] for name in names if values[name]}
 
 
 class ApplyForm(ConsoleForm):
@@ -146,17 +137,15 @@ def apply(
     request: Request, pin: str, console: ConsoleOfficial, session: SessionDep, form: Annotated[ApplyForm, Form()]
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_input()
-        with session.begin_nested():
-            card = service.apply_for_card(session, principal=console.principal, pin=pin, data=data)
-            card_id = card.id
-    except (DomainError, ValidationError) as error:
-        _raise_page_refusal(error)
+    outcome = submit(
+        session, lambda: service.apply_for_card(session, principal=console.principal, pin=pin, data=form.to_input())
+    )
+    if isinstance(outcome, Refused):
+        raise_page_refusal(outcome.error, PAGE_REFUSALS)
         person = registry.get_person(session, principal=console.principal, pin=pin)
-        errors = FormErrors.from_error(error, translator_for(request), fields=ApplyForm.model_fields)
-        return _apply_page(request, person, form, errors, status_code=_status_of(error))
-    return RedirectResponse(f"/console/persons/{pin.strip()}/cards/{card_id}?notice=card_applied", status_code=303)
+        errors = FormErrors.from_error(outcome.error, translator_for(request), fields=ApplyForm.model_fields)
+        return _apply_page(request, person, form, errors, status_code=status_of(outcome.error))
+    return _to_card_page(pin, outcome.id, "card_applied")
 
 
 def _apply_page(
@@ -210,9 +199,7 @@ def produce(
             session, principal=console.principal, pin=pin, card_id=card_id, data=form.to_produce()
         ),
     )
-    if isinstance(outcome, Refused):
-        return _refused(request, session, console, pin, card_id, outcome.error, step=form)
-    return _done(pin, card_id, "card_produced")
+    return _after_step(request, session, console, pin, card_id, outcome, notice="card_produced", step=form)
 
 
 @router.post("/persons/{pin}/cards/{card_id}/issue")
@@ -231,9 +218,7 @@ def issue(
             session, principal=console.principal, pin=pin, card_id=card_id, data=form.to_issue()
         ),
     )
-    if isinstance(outcome, Refused):
-        return _refused(request, session, console, pin, card_id, outcome.error, step=form)
-    return _done(pin, card_id, "card_issued")
+    return _after_step(request, session, console, pin, card_id, outcome, notice="card_issued", step=form)
 
 
 @router.post("/persons/{pin}/cards/{card_id}/cancel")
@@ -252,9 +237,7 @@ def cancel(
             session, principal=console.principal, pin=pin, card_id=card_id, data=form.to_input()
         ),
     )
-    if isinstance(outcome, Refused):
-        return _refused(request, session, console, pin, card_id, outcome.error, cancel=form)
-    return _done(pin, card_id, "card_cancelled")
+    return _after_step(request, session, console, pin, card_id, outcome, notice="card_cancelled", cancel=form)
 
 
 @router.get("/persons/{pin}/cards/{card_id}/render.{output}")
@@ -272,30 +255,38 @@ def card_file_page(
     return card_file(render(content, side, output), pin=pin, side=side, output=output, download=download)
 
 
-def _done(pin: str, card_id: int, notice: str) -> Response:
-    return RedirectResponse(f"/console/persons/{pin.strip()}/cards/{card_id}?notice={notice}", status_code=303)
-
-
-def _refused(
+def _after_step(
     request: Request,
     session: Session,
     console: ConsoleSession,
     pin: str,
     card_id: int,
-    error: DomainError | ValidationError,
+    outcome: Card | Refused,
     *,
+    notice: str,
     step: StepForm | None = None,
     cancel: CancelForm | None = None,
 ) -> Response:
-    _raise_page_refusal(error)
+    """The answer to a step posted from a card's page (``step`` or ``cancel`` is the form that was
+    posted): the card's page with a notice when the step was taken, the page again with the form's
+    problems when it was refused."""
+    if not isinstance(outcome, Refused):
+        return _to_card_page(pin, card_id, notice)
+    error = outcome.error
+    raise_page_refusal(error, PAGE_REFUSALS)
     t = translator_for(request)
     if cancel is not None:
         errors = FormErrors.from_error(error, t, fields=CancelForm.model_fields, aliases=CANCEL_ALIASES)
     else:
         errors = FormErrors.from_error(error, t, fields=StepForm.model_fields)
     return _card_page(
-        request, session, console, pin, card_id, step=step, cancel=cancel, errors=errors, status_code=_status_of(error)
+        request, session, console, pin, card_id, step=step, cancel=cancel, errors=errors, status_code=status_of(error)
     )
+
+
+def _to_card_page(pin: str, card_id: int, notice: str) -> Response:
+    """After a step the browser is sent (303) to the card's page, which says what was done."""
+    return RedirectResponse(f"/console/persons/{pin.strip()}/cards/{card_id}?notice={notice}", status_code=303)
 
 
 def _card_page(
@@ -383,7 +374,7 @@ def check(
         result = checks.check_card(session, principal=console.principal, data=data)
     except (DomainError, ValidationError) as error:
         errors = FormErrors.from_error(error, t, fields=CheckForm.model_fields, aliases={"mrz": "text", "qr": "text"})
-        return _check_page(request, form, errors, None, status_code=_status_of(error))
+        return _check_page(request, form, errors, None, status_code=status_of(error))
     return _check_page(request, form, FormErrors(), result)
 
 
@@ -405,12 +396,3 @@ def _check_page(
 def _birth_date(person: PersonRead) -> date | None:
     """The date of birth when it is known to the day (a card needs it), else ``None``."""
     return date.fromisoformat(person.birth_date) if person.birth_date_precision is DatePrecision.DAY else None
-
-
-def _raise_page_refusal(error: DomainError | ValidationError) -> None:
-    if isinstance(error, DomainError) and error.code in PAGE_REFUSALS:
-        raise error
-
-
-def _status_of(error: DomainError | ValidationError) -> int:
-    return error.status_code if isinstance(error, DomainError) else 422

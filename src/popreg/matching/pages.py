@@ -12,16 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from popreg.kit.errors import DomainError
 from popreg.kit.http import SessionDep
 from popreg.matching import review
 from popreg.matching.review_schemas import CandidateStatus, ClusterDismissIn, ClusterMergeIn, ClusterRead
 from popreg.officials.rules import require_write
 from popreg.registry.presentation import Presenter
-from popreg.web.forms import FormErrors, Refused, submit
+from popreg.web.forms import ConsoleForm, FormErrors, Refused, raise_page_refusal, status_of, submit
 from popreg.web.i18n import translator_for
 from popreg.web.session import ConsoleOfficial, ConsoleSession
 from popreg.web.templating import render
@@ -37,10 +35,8 @@ MERGE_FIELDS = ("surviving_pin", "retired_pin", "legal_basis", "allow_identity_d
 DISMISS_FIELDS = ("reason",)
 
 
-class MergeForm(BaseModel):
+class MergeForm(ConsoleForm):
     """The merge form as posted (a checkbox posts ``on`` when ticked, nothing otherwise)."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
 
     surviving_pin: str = ""
     retired_pin: str = ""
@@ -58,9 +54,7 @@ class MergeForm(BaseModel):
         )
 
 
-class DismissForm(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
-
+class DismissForm(ConsoleForm):
     reason: str = ""
 
     def to_input(self) -> ClusterDismissIn:
@@ -170,8 +164,7 @@ def _refused(
     dismiss_values: dict[str, Any] | None = None,
 ) -> Response:
     error = outcome.error
-    if isinstance(error, DomainError) and error.code in PAGE_REFUSALS:
-        raise error
+    raise_page_refusal(error, PAGE_REFUSALS)
     fields = MERGE_FIELDS if merge_values is not None else DISMISS_FIELDS
     errors = FormErrors.from_error(error, translator_for(request), fields=fields)
     cluster = review.get_cluster(session, principal=console.principal, run_id=run_id, cluster_id=cluster_id)
@@ -182,7 +175,7 @@ def _refused(
         merge_values=merge_values or _default_merge_values(cluster),
         dismiss_values=dismiss_values or DismissForm().model_dump(),
         errors=errors,
-        status_code=error.status_code if isinstance(error, DomainError) else 422,
+        status_code=status_of(error),
     )
 
 

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from popreg.kit.clock import today_in_vietnam
 from popreg.kit.errors import Conflict, DomainError, NotFound
@@ -37,7 +38,7 @@ from popreg.registry.schemas import (
     ResidenceRead,
 )
 from popreg.units.catalogue import UnitGeneration, communes
-from popreg.web.forms import FormErrors, Refused, submit
+from popreg.web.forms import ConsoleForm, FormErrors, Refused, raise_page_refusal, status_of, submit
 from popreg.web.i18n import translator_for
 from popreg.web.session import ConsoleOfficial
 from popreg.web.templating import province_of, render
@@ -45,19 +46,9 @@ from popreg.web.templating import province_of, render
 router = APIRouter(prefix="/console", include_in_schema=False)
 # Refusals that are about the page, not about a value in the form: shown as an error page.
 PAGE_REFUSALS = frozenset({"ROLE_READ_ONLY", "PERSON_NOT_FOUND", "PIN_INVALID_STRUCTURE"})
+END_RESIDENCE_REFUSALS = PAGE_REFUSALS | {"RESIDENCE_NOT_FOUND", "RESIDENCE_ALREADY_ENDED"}
 ResidenceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 BIRTH_ABROAD = "abroad"
-
-
-class ConsoleForm(BaseModel):
-    """A posted form as typed: every field is text, so nothing is lost before it is checked."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
-
-    def given(self, *names: str) -> dict[str, str]:
-        """The named fields that were filled in (an empty field is "not given", not "empty text")."""
-        values = self.model_dump()
-        return {name: values[name] for name in names if values[name]}
 
 
 class RegisterPersonForm(ConsoleForm):
@@ -241,15 +232,16 @@ def register_person(
     form: Annotated[RegisterPersonForm, Form()],
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_input()
-        with session.begin_nested():
-            person = service.register_person(session, principal=console.principal, data=data, permutation=permutation)
-            pin = person.pin
-    except (DomainError, ValidationError) as error:
-        errors = form_errors(request, error, form, REGISTER_ALIASES)
-        return _register_page(request, console.principal, form, errors, status_code=status_of(error))
-    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=registered", status_code=303)
+    outcome = submit(
+        session,
+        lambda: service.register_person(
+            session, principal=console.principal, data=form.to_input(), permutation=permutation
+        ),
+    )
+    if isinstance(outcome, Refused):
+        errors = form_errors(request, outcome.error, form, REGISTER_ALIASES)
+        return _register_page(request, console.principal, form, errors, status_code=status_of(outcome.error))
+    return _to_person_page(outcome.pin, "registered")
 
 
 def _register_page(
@@ -260,17 +252,8 @@ def _register_page(
     *,
     status_code: int = 200,
 ) -> Response:
-    return render(
-        request,
-        "person_register.html",
-        {
-            **form_choices(request, principal),
-            "values": form.model_dump(),
-            "errors": errors,
-            "fields": list(RegisterPersonForm.model_fields),
-        },
-        status_code=status_code,
-    )
+    context = form_choices(request, principal)
+    return _form_page(request, "person_register.html", form, errors, context, status_code=status_code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,12 +277,9 @@ def change_person(
         session, lambda: service.update_person(session, principal=console.principal, pin=pin, data=form.to_input())
     )
     if isinstance(outcome, Refused):
-        error = outcome.error
-        raise_page_refusal(error)
-        errors = form_errors(request, error, form, {})
-        current = service.get_person(session, principal=console.principal, pin=pin)
-        return _change_page(request, console.principal, current, form, errors, status_code=status_of(error))
-    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=changed", status_code=303)
+        person, errors = _refused_person_form(request, session, console.principal, pin, outcome.error, form)
+        return _change_page(request, console.principal, person, form, errors, status_code=status_of(outcome.error))
+    return _to_person_page(pin, "changed")
 
 
 def _change_page(
@@ -311,18 +291,8 @@ def _change_page(
     *,
     status_code: int = 200,
 ) -> Response:
-    return render(
-        request,
-        "person_change.html",
-        {
-            **form_choices(request, principal),
-            "person": person,
-            "values": form.model_dump(),
-            "errors": errors,
-            "fields": list(ChangePersonForm.model_fields),
-        },
-        status_code=status_code,
-    )
+    context = {**form_choices(request, principal), "person": person}
+    return _form_page(request, "person_change.html", form, errors, context, status_code=status_code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,29 +316,18 @@ def record_death(
         session, lambda: service.set_life_status(session, principal=console.principal, pin=pin, data=form.to_input())
     )
     if isinstance(outcome, Refused):
-        error = outcome.error
-        raise_page_refusal(error)
-        errors = form_errors(request, error, form, DEATH_ALIASES)
-        current = service.get_person(session, principal=console.principal, pin=pin)
-        return _death_page(request, current, form, errors, status_code=status_of(error))
-    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=death_recorded", status_code=303)
+        person, errors = _refused_person_form(
+            request, session, console.principal, pin, outcome.error, form, DEATH_ALIASES
+        )
+        return _death_page(request, person, form, errors, status_code=status_of(outcome.error))
+    return _to_person_page(pin, "death_recorded")
 
 
 def _death_page(
     request: Request, person: PersonRead, form: RecordDeathForm, errors: FormErrors, *, status_code: int = 200
 ) -> Response:
-    return render(
-        request,
-        "person_death.html",
-        {
-            "person": person,
-            "values": form.model_dump(),
-            "errors": errors,
-            "fields": list(RecordDeathForm.model_fields),
-            "show": Presenter(translator_for(request)),
-        },
-        status_code=status_code,
-    )
+    context = {"person": person, "show": Presenter(translator_for(request))}
+    return _form_page(request, "person_death.html", form, errors, context, status_code=status_code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,12 +360,9 @@ def register_residence(
         session, lambda: service.register_residence(session, principal=console.principal, pin=pin, data=form.to_input())
     )
     if isinstance(outcome, Refused):
-        error = outcome.error
-        raise_page_refusal(error)
-        errors = form_errors(request, error, form, {})
-        current = service.get_person(session, principal=console.principal, pin=pin)
-        return _residence_page(request, console.principal, current, form, errors, status_code=status_of(error))
-    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=residence_registered", status_code=303)
+        person, errors = _refused_person_form(request, session, console.principal, pin, outcome.error, form)
+        return _residence_page(request, console.principal, person, form, errors, status_code=status_of(outcome.error))
+    return _to_person_page(pin, "residence_registered")
 
 
 def _residence_page(
@@ -418,18 +374,8 @@ def _residence_page(
     *,
     status_code: int = 200,
 ) -> Response:
-    return render(
-        request,
-        "residence_register.html",
-        {
-            **form_choices(request, principal),
-            "person": person,
-            "values": form.model_dump(),
-            "errors": errors,
-            "fields": list(RegisterResidenceForm.model_fields),
-        },
-        status_code=status_code,
-    )
+    context = {**form_choices(request, principal), "person": person}
+    return _form_page(request, "residence_register.html", form, errors, context, status_code=status_code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,21 +404,23 @@ def end_residence(
     form: Annotated[EndResidenceForm, Form()],
 ) -> Response:
     require_write(console.principal)
-    try:
-        data = form.to_input()
-        with session.begin_nested():
-            service.end_residence(session, principal=console.principal, pin=pin, residence_id=residence_id, data=data)
-    except (DomainError, ValidationError) as error:
-        raise_page_refusal(error, PAGE_REFUSALS | {"RESIDENCE_NOT_FOUND", "RESIDENCE_ALREADY_ENDED"})
+    outcome = submit(
+        session,
+        lambda: service.end_residence(
+            session, principal=console.principal, pin=pin, residence_id=residence_id, data=form.to_input()
+        ),
+    )
+    if isinstance(outcome, Refused):
+        error = outcome.error
+        person, errors = _refused_person_form(
+            request, session, console.principal, pin, error, form, page_refusals=END_RESIDENCE_REFUSALS
+        )
         if isinstance(error, DomainError) and error.code == "DATE_INVALID":
             # The service's DATE_INVALID here is about the range, not the way the date is written.
             errors = FormErrors.single("valid_to", translator_for(request)("residence_end.date_out_of_range"))
-        else:
-            errors = form_errors(request, error, form, {})
-        current = service.get_person(session, principal=console.principal, pin=pin)
-        residence = _current_residence(current, residence_id)
-        return _end_residence_page(request, current, residence, form, errors, status_code=status_of(error))
-    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=residence_ended", status_code=303)
+        residence = _current_residence(person, residence_id)
+        return _end_residence_page(request, person, residence, form, errors, status_code=status_of(error))
+    return _to_person_page(pin, "residence_ended")
 
 
 def _current_residence(person: PersonRead, residence_id: int) -> ResidenceRead:
@@ -493,18 +441,8 @@ def _end_residence_page(
     *,
     status_code: int = 200,
 ) -> Response:
-    return render(
-        request,
-        "residence_end.html",
-        {
-            "person": person,
-            "residence": residence,
-            "values": form.model_dump(),
-            "errors": errors,
-            "show": Presenter(translator_for(request)),
-        },
-        status_code=status_code,
-    )
+    context = {"person": person, "residence": residence, "show": Presenter(translator_for(request))}
+    return _form_page(request, "residence_end.html", form, errors, context, status_code=status_code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,29 +466,27 @@ def add_relation(
         session, lambda: service.add_relation(session, principal=console.principal, pin=pin, data=form.to_input())
     )
     if isinstance(outcome, Refused):
-        error = outcome.error
-        errors = form_errors(request, error, form, RELATION_ALIASES, code_fields=RELATIVE_REFUSALS)
-        current = service.get_person(session, principal=console.principal, pin=pin)
-        return _relation_page(request, current, form, errors, status_code=status_of(error))
-    return RedirectResponse(f"/console/persons/{pin.strip()}?notice=relation_added", status_code=303)
+        person, errors = _refused_person_form(
+            request,
+            session,
+            console.principal,
+            pin,
+            outcome.error,
+            form,
+            RELATION_ALIASES,
+            page_refusals=frozenset(),
+            code_fields=RELATIVE_REFUSALS,
+        )
+        return _relation_page(request, person, form, errors, status_code=status_of(outcome.error))
+    return _to_person_page(pin, "relation_added")
 
 
 def _relation_page(
     request: Request, person: PersonRead, form: AddRelationForm, errors: FormErrors, *, status_code: int = 200
 ) -> Response:
     show = Presenter(translator_for(request))
-    return render(
-        request,
-        "relation_add.html",
-        {
-            "person": person,
-            "values": form.model_dump(),
-            "errors": errors,
-            "kinds": [(kind.value, show.relation(kind)) for kind in RelationKind],
-            "show": show,
-        },
-        status_code=status_code,
-    )
+    context = {"person": person, "kinds": [(kind.value, show.relation(kind)) for kind in RelationKind], "show": show}
+    return _form_page(request, "relation_add.html", form, errors, context, status_code=status_code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -580,7 +516,7 @@ def form_errors(
     request: Request,
     error: DomainError | ValidationError,
     form: ConsoleForm,
-    aliases: Mapping[str, str],
+    aliases: Mapping[str, str] | None = None,
     *,
     code_fields: Mapping[str, str] | None = None,
 ) -> FormErrors:
@@ -592,11 +528,40 @@ def form_errors(
     return FormErrors.from_error(error, t, fields=type(form).model_fields, aliases=aliases)
 
 
-def raise_page_refusal(error: DomainError | ValidationError, refusals: frozenset[str] = PAGE_REFUSALS) -> None:
-    """A refusal about the page itself (unknown person, read-only role) is an error page, not a form."""
-    if isinstance(error, DomainError) and error.code in refusals:
-        raise error
+def _refused_person_form(
+    request: Request,
+    session: Session,
+    principal: OfficialPrincipal,
+    pin: str,
+    error: DomainError | ValidationError,
+    form: ConsoleForm,
+    aliases: Mapping[str, str] | None = None,
+    *,
+    page_refusals: frozenset[str] = PAGE_REFUSALS,
+    code_fields: Mapping[str, str] | None = None,
+) -> tuple[PersonRead, FormErrors]:
+    """A refused form of a person's page: a refusal about the page itself is raised (an error page);
+    any other comes back as the form's problems, with the person as stored (nothing of the form is)."""
+    raise_page_refusal(error, page_refusals)
+    errors = form_errors(request, error, form, aliases, code_fields=code_fields)
+    return service.get_person(session, principal=principal, pin=pin), errors
 
 
-def status_of(error: DomainError | ValidationError) -> int:
-    return error.status_code if isinstance(error, DomainError) else 422
+def _form_page(
+    request: Request,
+    template: str,
+    form: ConsoleForm,
+    errors: FormErrors,
+    context: Mapping[str, Any],
+    *,
+    status_code: int,
+) -> Response:
+    """A form with its values as entered (or as prefilled) and its problems, beside what the page shows."""
+    return render(
+        request, template, {**context, "values": form.model_dump(), "errors": errors}, status_code=status_code
+    )
+
+
+def _to_person_page(pin: str, notice: str) -> Response:
+    """After a change the browser is sent (303) to the person's page, which says what was done."""
+    return RedirectResponse(f"/console/persons/{pin.strip()}?notice={notice}", status_code=303)

@@ -20,15 +20,7 @@ from popreg.kit.errors import DomainError, NotFound
 from popreg.kit.http import SessionDep
 from popreg.officials.rules import OfficialPrincipal, require_write
 from popreg.registry import service
-from popreg.registry.pages_forms import (
-    PAGE_REFUSALS,
-    ConsoleForm,
-    form_choices,
-    form_errors,
-    home_commune,
-    raise_page_refusal,
-    status_of,
-)
+from popreg.registry.pages_forms import PAGE_REFUSALS, form_choices, form_errors, home_commune
 from popreg.registry.presentation import Presenter
 from popreg.registry.rules import HouseholdRelationship, ResidenceKind
 from popreg.registry.schemas import (
@@ -40,7 +32,7 @@ from popreg.registry.schemas import (
     PersonRead,
 )
 from popreg.units.catalogue import UnitGeneration
-from popreg.web.forms import FormErrors
+from popreg.web.forms import ConsoleForm, FormErrors, raise_page_refusal, status_of
 from popreg.web.i18n import translator_for
 from popreg.web.session import ConsoleOfficial, ConsoleSession
 from popreg.web.templating import render
@@ -206,7 +198,7 @@ def open_household(
         with session.begin_nested():
             number = service.create_household(session, principal=console.principal, data=data).number
     except (DomainError, ValidationError) as error:
-        raise_page_refusal(error)
+        raise_page_refusal(error, PAGE_REFUSALS)
         errors = form_errors(request, error, form, {})
         current = service.get_person(session, principal=console.principal, pin=pin)
         return _open_page(request, console.principal, current, form, errors, status_code=status_of(error))

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from popreg.kit.errors import Conflict, DomainError, NotFound
+from popreg.kit.errors import Conflict, NotFound
 from popreg.kit.http import SessionDep
 from popreg.officials.rules import require_write
 from popreg.registry import pages as registry_pages
@@ -30,7 +30,7 @@ from popreg.registry.schemas import PersonRead
 from popreg.sharing import consents
 from popreg.sharing.consents import ConsentIn, ConsentRead, ConsentRevokeIn, ConsentState, DataUseRead
 from popreg.sharing.models import Partner, PartnerPolicy
-from popreg.web.forms import FormErrors, Refused, submit
+from popreg.web.forms import ConsoleForm, FormErrors, Refused, raise_page_refusal, status_of, submit
 from popreg.web.i18n import Translator, translator_for
 from popreg.web.session import ConsoleOfficial, ConsoleSession
 from popreg.web.templating import render
@@ -47,10 +47,8 @@ STATE_TAGS = {ConsentState.LIVE: "current", ConsentState.REVOKED: "ended", Conse
 ANSWERED = frozenset({"ok", "match", "no_match"})
 
 
-class ConsentForm(BaseModel):
+class ConsentForm(ConsoleForm):
     """The consent form as posted: text and the ticked attributes, until :class:`ConsentIn` reads them."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
 
     partner_id: str = ""
     purpose: str = ""
@@ -70,9 +68,7 @@ class ConsentForm(BaseModel):
         return ConsentIn.model_validate(data)
 
 
-class RevokeForm(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
-
+class RevokeForm(ConsoleForm):
     evidence: str = ""
 
     def to_input(self) -> ConsentRevokeIn:
@@ -143,10 +139,10 @@ def give(
         session, lambda: consents.give_as_official(session, principal=console.principal, pin=pin, data=form.to_input())
     )
     if isinstance(outcome, Refused):
-        _raise_page_refusal(outcome.error)
+        raise_page_refusal(outcome.error, PAGE_REFUSALS)
         errors = FormErrors.from_error(outcome.error, translator_for(request), fields=ConsentForm.model_fields)
         person = registry.get_person(session, principal=console.principal, pin=pin)
-        return _give_page(request, session, person, form, errors, status_code=_status_of(outcome.error))
+        return _give_page(request, session, person, form, errors, status_code=status_of(outcome.error))
     return RedirectResponse(f"/console/persons/{outcome.pin}/consents?notice=consent_given", status_code=303)
 
 
@@ -210,11 +206,11 @@ def revoke(
         ),
     )
     if isinstance(outcome, Refused):
-        _raise_page_refusal(outcome.error)
+        raise_page_refusal(outcome.error, PAGE_REFUSALS)
         errors = FormErrors.from_error(outcome.error, translator_for(request), fields=RevokeForm.model_fields)
         person = registry.get_person(session, principal=console.principal, pin=pin)
         consent = _live_consent(session, console, pin, consent_id)
-        return _revoke_page(request, person, consent, form, errors, status_code=_status_of(outcome.error))
+        return _revoke_page(request, person, consent, form, errors, status_code=status_of(outcome.error))
     return RedirectResponse(f"/console/persons/{outcome.pin}/consents?notice=consent_revoked", status_code=303)
 
 
@@ -336,16 +332,3 @@ def _purpose_label(t: Translator, purpose: str) -> str:
 def _field_label(t: Translator, field: str) -> str:
     key = f"data_use.field.{field}"
     return t(key) if t.has(key) else t.label(field)
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared
-
-
-def _raise_page_refusal(error: DomainError | ValidationError) -> None:
-    if isinstance(error, DomainError) and error.code in PAGE_REFUSALS:
-        raise error
-
-
-def _status_of(error: DomainError | ValidationError) -> int:
-    return error.status_code if isinstance(error, DomainError) else 422

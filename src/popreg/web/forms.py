@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 
 from popreg.kit.errors import DomainError
@@ -36,6 +36,18 @@ UNIT_CODE_FIELDS = frozenset({"unit_code", "residence_unit_code", "birth_registr
 CHOICE_FIELDS = frozenset(
     {"sex", "kind", "ethnicity_code", "religion_code", "unit_generation", "origin_unit_generation"}
 )
+
+
+class ConsoleForm(BaseModel):
+    """A posted form as typed: every field is text, so nothing is lost before the service's schema
+    reads it (surrounding spaces are dropped, fields the form does not have are ignored)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
+
+    def given(self, *names: str) -> dict[str, str]:
+        """The named fields that were filled in (an empty field is "not given", not "empty text")."""
+        values = self.model_dump()
+        return {name: values[name] for name in names if values[name]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +144,15 @@ def submit(session: Session, change: Callable[[], Outcome]) -> Outcome | Refused
             return change()
     except (DomainError, ValidationError) as error:
         return Refused(error)
+
+
+def raise_page_refusal(error: DomainError | ValidationError, refusals: Collection[str]) -> None:
+    """A refusal about the page itself (an unknown person, a read-only role) is answered with an error
+    page, not with the form again: ``refusals`` are the codes that are about the page of this form."""
+    if isinstance(error, DomainError) and error.code in refusals:
+        raise error
+
+
+def status_of(error: DomainError | ValidationError) -> int:
+    """The status of a form shown again: the rule's own, or 422 for a malformed value."""
+    return error.status_code if isinstance(error, DomainError) else 422
