@@ -14,11 +14,24 @@ import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import psycopg
 from psycopg import sql as psycopg_sql
-from sqlalchemy import ColumnElement, DateTime, Engine, MetaData, Table, bindparam, create_engine, event, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -183,48 +196,67 @@ def one_of(
 
 
 def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert many rows (dicts with the same keys) in the session's transaction, as one bulk operation.
-
-    The values go through the columns' own bind conversions (JSON, UTC datetimes, dates), then straight
-    to the driver, skipping SQLAlchemy's per-row parameter processing (a third of a sync batch's CPU):
-    PostgreSQL: ``COPY ... FROM STDIN``, several times cheaper than an ``INSERT`` per row; SQLite: one
-    prepared ``INSERT`` run by the driver's ``executemany``. Server-side defaults and autoincrement ids
-    are filled as for an ``INSERT``; Python-side column defaults are not, so rows carry every value.
-    A constraint violation raises the same exception an ``INSERT`` would (a unique violation is an
-    ``IntegrityError``), so that callers that retry on a conflict see no difference.
-    """
+    """Insert many rows (dicts with the same keys) in the session's transaction, as one bulk operation
+    (see :func:`insert_columns`)."""
     if not rows:
         return
-    connection = session.connection()
-    dialect = connection.dialect
     names = list(rows[0].keys())
-    conversions = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    # Column by column: one conversion function per column rather than a test per value.
-    columns: list[list[Any]] = []
-    for name, convert in zip(names, conversions, strict=True):
-        column = [row[name] for row in rows]
-        columns.append(column if convert is None else [None if value is None else convert(value) for value in column])
-    values = zip(*columns, strict=True)
-    driver_connection: Any = connection.connection.driver_connection
-    if dialect.name == "postgresql":
-        _copy_rows(driver_connection, table, names, values)
+    insert_columns(session.connection(), table, names, [[row[name] for row in rows] for name in names])
+
+
+def insert_columns(
+    connection: Connection, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows given column by column (``columns[i]`` holds the values of ``names[i]``), as one bulk
+    operation of the driver.
+
+    The values go through the columns' own bind conversions (JSON, UTC datetimes, dates), one function
+    per column, then straight to the driver, skipping SQLAlchemy's per-row parameter processing (a
+    third of a sync batch's CPU): PostgreSQL: ``COPY ... FROM STDIN``, several times cheaper than an
+    ``INSERT`` per row; SQLite: one prepared ``INSERT`` run by the driver's ``executemany``.
+    Server-side defaults and autoincrement ids are filled as for an ``INSERT``; Python-side column
+    defaults are not, so rows carry every value. A constraint violation raises the same exception an
+    ``INSERT`` would (a unique violation is an ``IntegrityError``), so that callers that retry on a
+    conflict see no difference.
+    """
+    if not columns or not columns[0]:
         return
-    quote = dialect.identifier_preparer.quote
-    listed = ", ".join(quote(name) for name in names)
-    statement = f"INSERT INTO {quote(table.name)} ({listed}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608 - the table's own names
+    statement, conversions = _bulk_plan(table, tuple(names), connection.dialect)
+    converted = [
+        column if convert is None else [None if value is None else convert(value) for value in column]
+        for column, convert in zip(columns, conversions, strict=True)
+    ]
+    values = zip(*converted, strict=True)
+    driver_connection: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        _copy_rows(driver_connection, statement, values, table=table.name)
+        return
     try:
         driver_connection.executemany(statement, values)
     except sqlite3.Error as error:
         raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
 
-def _copy_rows(driver_connection: Any, table: Table, names: list[str], values: Iterator[tuple[Any, ...]]) -> None:
-    copy_rows = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-        psycopg_sql.Identifier(table.name), psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(n) for n in names)
-    )
+@lru_cache(maxsize=64)
+def _bulk_plan(table: Table, names: tuple[str, ...], dialect: Dialect) -> tuple[Any, tuple[Any, ...]]:
+    """The statement (``COPY`` on PostgreSQL, a positional ``INSERT`` on SQLite) and each column's bind
+    conversion, worked out once per table, columns and dialect: the access log writes a few rows per
+    group commit, where this setup would otherwise cost more than the rows."""
+    conversions = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    if dialect.name == "postgresql":
+        listed = psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in names)
+        copy = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(psycopg_sql.Identifier(table.name), listed)
+        return copy, conversions
+    quote = dialect.identifier_preparer.quote
+    listed_names = ", ".join(quote(name) for name in names)
+    placeholders = ", ".join("?" * len(names))
+    return f"INSERT INTO {quote(table.name)} ({listed_names}) VALUES ({placeholders})", conversions  # noqa: S608 - the table's own names
+
+
+def _copy_rows(driver_connection: Any, statement: Any, values: Iterator[tuple[Any, ...]], *, table: str) -> None:
     try:
-        with driver_connection.cursor() as cursor, cursor.copy(copy_rows) as copy:
+        with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in values:
                 copy.write_row(row)
     except psycopg.Error as error:
-        raise DBAPIError.instance(f"COPY {table.name}", None, error, psycopg.Error) from error
+        raise DBAPIError.instance(f"COPY {table}", None, error, psycopg.Error) from error

@@ -33,7 +33,6 @@ from sqlalchemy import (
     select,
     table,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,7 +41,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
-from popreg.audit.models import AccessLogEntry, AccessLogItem
+from popreg.audit import service as audit
 from popreg.cards.models import Card
 from popreg.kit.database import UTCDateTime
 from popreg.quality.models import PersonVerification, QualityFigure, QualitySnapshot, VerificationWatermark
@@ -428,37 +427,18 @@ def move_watermark(session: Session, *, folded_seq: int, now: datetime) -> None:
     )
 
 
-def last_logged_seq(session: Session) -> int:
-    """The sequence number of the newest committed access-log entry (0 for an empty log). Appends hold
-    the log's head row until they commit, so every entry numbered below it is committed as well."""
-    return int(session.scalar(select(func.max(AccessLogEntry.seq))) or 0)
-
-
 def fold_verifications(session: Session, *, after_seq: int, through_seq: int) -> int:
     """Fold the confirmations logged in ``(after_seq, through_seq]`` into ``person_verifications``, in
     one set-based statement: each confirmed PIN's latest day (Vietnam time), inserted or moved forward,
     never back (a later fold of an earlier entry, or the same entry twice, changes nothing). Returns
     how many persons' days were inserted or moved."""
-    singles = select(AccessLogEntry.person_pin.label("pin"), AccessLogEntry.occurred_at.label("at")).where(
-        AccessLogEntry.seq > after_seq,
-        AccessLogEntry.seq <= through_seq,
-        AccessLogEntry.action.in_(VERIFICATION_ACTIONS),
-        AccessLogEntry.result == CONFIRMED,
-        AccessLogEntry.person_pin.is_not(None),
-    )
-    items = (
-        select(AccessLogItem.person_pin.label("pin"), AccessLogEntry.occurred_at.label("at"))
-        .select_from(AccessLogEntry)
-        .join(AccessLogItem, AccessLogItem.seq == AccessLogEntry.seq)
-        .where(
-            AccessLogEntry.seq > after_seq,
-            AccessLogEntry.seq <= through_seq,
-            AccessLogEntry.action.in_(ITEMISED_VERIFICATION_ACTIONS),
-            AccessLogItem.result == CONFIRMED,
-            AccessLogItem.person_pin.is_not(None),
-        )
-    )
-    confirmed = union_all(singles, items).subquery("confirmed")
+    confirmed = audit.persons_with_result(
+        after_seq=after_seq,
+        through_seq=through_seq,
+        actions=VERIFICATION_ACTIONS,
+        itemised_actions=ITEMISED_VERIFICATION_ACTIONS,
+        result=CONFIRMED,
+    ).subquery("confirmed")
     # The latest moment per PIN first, then its day: one time-zone conversion per person, not per item.
     latest = select(confirmed.c.pin, vietnam_day(func.max(confirmed.c.at))).group_by(confirmed.c.pin)
     days = PersonVerification.__table__

@@ -25,6 +25,7 @@ from importlib.resources import files
 
 from sqlalchemy.orm import Session
 
+from popreg.audit import service as audit
 from popreg.kit.clock import VIETNAM, today_in_vietnam, utc_now
 from popreg.kit.errors import Forbidden
 from popreg.officials.rules import OfficialPrincipal
@@ -173,7 +174,7 @@ def fold_verifications(session: Session) -> VerificationFold | None:
     started = time.perf_counter()
     now = utc_now()
     after = repository.take_watermark(session, now=now)
-    through = repository.last_logged_seq(session)
+    through = audit.last_seq(session)
     persons = 0
     if through > after:
         persons = repository.fold_verifications(session, after_seq=after, through_seq=through)
