@@ -2,44 +2,39 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from popreg.audit.cli import app as audit_app
-from popreg.cards.cli import app as card_app
 from popreg.kit.database import Database
 from popreg.kit.migrations import upgrade
 from popreg.kit.settings import get_settings
-from popreg.matching.cli import app as match_app
-from popreg.officials.cli import app as user_app
-from popreg.quality.cli import app as quality_app
-from popreg.registry.cli import app as pin_app
-from popreg.registry.cli import export_app, import_app
-from popreg.sharing.cli import app as partner_app
-from popreg.sync.cli import app as sync_app
-from popreg.sync.events_cli import app as events_app
-from popreg.synth.cli import synth
 from popreg.wiring import configure
 
-app = typer.Typer(
+# Each command group lives with its package and is imported only when it runs (or for the full
+# help), so that a bulk command does not pay seconds of start-up for every other package.
+GROUPS: dict[str, tuple[str, str]] = {
+    "user": ("popreg.officials.cli", "app"),
+    "pin": ("popreg.registry.cli", "app"),
+    "audit": ("popreg.audit.cli", "app"),
+    "card": ("popreg.cards.cli", "app"),
+    "import": ("popreg.registry.cli", "import_app"),
+    "export": ("popreg.registry.cli", "export_app"),
+    "partner": ("popreg.sharing.cli", "app"),
+    "quality": ("popreg.quality.cli", "app"),
+    "events": ("popreg.sync.events_cli", "app"),
+    "match": ("popreg.matching.cli", "app"),
+    "sync": ("popreg.sync.cli", "app"),
+}
+
+core = typer.Typer(
     help="popreg: the national population-data platform.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(user_app, name="user")
-app.add_typer(pin_app, name="pin")
-app.add_typer(audit_app, name="audit")
-app.add_typer(card_app, name="card")
-app.add_typer(import_app, name="import")
-app.add_typer(export_app, name="export")
-app.add_typer(partner_app, name="partner")
-app.add_typer(quality_app, name="quality")
-app.add_typer(events_app, name="events")
-app.add_typer(match_app, name="match")
-app.add_typer(sync_app, name="sync")
-app.command("synth")(synth)
+core.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
 
@@ -51,7 +46,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     console.print(f"Database schema is at {revision} ({settings.database_url.split('@')[-1]}).")
 
 
-@app.command("serve")
+@core.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -80,7 +75,7 @@ def serve(
     )
 
 
-@app.command("demo")
+@core.command("demo")
 def demo(
     people: Annotated[int, typer.Option(help="Synthetic persons to generate.")] = 100_000,
     database_file: Annotated[str, typer.Option("--db", help="SQLite file of the demo.")] = "popreg-demo.db",
@@ -101,6 +96,35 @@ def demo(
         serve(host="127.0.0.1", port=port, workers=1)
 
 
+def build(only: str | None = None) -> typer.Typer:
+    """The command with every group, or with the core commands and group ``only`` alone."""
+    for name, (module, attribute) in GROUPS.items():
+        if only is None or name == only:
+            core.add_typer(getattr(importlib.import_module(module), attribute), name=name)
+    if only is None or only == "synth":
+        core.command("synth")(importlib.import_module("popreg.synth.cli").synth)
+    return core
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``from popreg.cli import app``: the whole command (tests drive it with Typer's runner).
+    if name == "app":
+        return _full()
+    raise AttributeError(name)
+
+
+def _full() -> typer.Typer:
+    global _built
+    if _built is None:
+        _built = build()
+    return _built
+
+
+_built: typer.Typer | None = None
+
+
 def main() -> None:
     configure()
-    app()
+    words = [word for word in sys.argv[1:] if not word.startswith("-")]
+    first = words[0] if words else None
+    (build(first) if first in (*GROUPS, "synth", "db", "serve", "demo") else _full())()

@@ -8,6 +8,8 @@ both changes are stored or neither is. (Events for other systems go through the 
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,15 +77,30 @@ class PersonsMerged:
 
 
 Handler = Callable[[Session, Any], None]
-_handlers: defaultdict[type, list[Handler]] = defaultdict(list)
+_handlers: defaultdict[type, list[Handler | str]] = defaultdict(list)
 
 
-def subscribe(event_type: type, handler: Handler) -> None:
-    """Run ``handler(session, event)`` whenever an event of ``event_type`` is published (once each)."""
+def subscribe(event_type: type, handler: Handler | str) -> None:
+    """Run ``handler(session, event)`` whenever an event of ``event_type`` is published (once each).
+
+    ``handler`` may be named as ``"package.module:function"``: it is imported when such an event is
+    first published, so that a process pays only for the packages its work reaches."""
     if handler not in _handlers[event_type]:
         _handlers[event_type].append(handler)
 
 
+@functools.cache
+def resolve(name: str) -> Handler:
+    """The handler named ``"package.module:function"``."""
+    module, _, attribute = name.partition(":")
+    handler: Handler = getattr(importlib.import_module(module), attribute)
+    return handler
+
+
+def handlers_of(event_type: type) -> list[Handler]:
+    return [resolve(h) if isinstance(h, str) else h for h in _handlers[event_type]]
+
+
 def publish(session: Session, event: object) -> None:
     for handler in _handlers[type(event)]:
-        handler(session, event)
+        (resolve(handler) if isinstance(handler, str) else handler)(session, event)

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     )
     read_database_url: str | None = Field(
         default=None,
-        description="Optional read-only URL (a PostgreSQL streaming replica) for verification reads.",
+        description="Optional read-only URL (a PostgreSQL streaming replica) for verification reads and exports.",
     )
     database_pool_size: int = 10
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)

@@ -234,6 +234,28 @@ def _constant(value: object, count: int, kind: pa.DataType) -> pa.Array:
     return pa.array([value] * count, kind)
 
 
+def person_rows(records: BulkRecords, person_ids: pa.Array | pa.ChunkedArray, now: datetime) -> pa.Table:
+    """The ``persons`` rows of a population (its persons given the ids ``person_ids``), as the
+    database holds them: recorded fields, folded name, home units, version 1, created now."""
+    persons, count = records.persons, records.persons.num_rows
+    home_commune, home_province = home_units(
+        persons["person_id"], persons["birth_registration_unit_code"], records.residences
+    )
+    stamp = pa.timestamp("us", tz="UTC")
+    return _select(
+        persons,
+        {
+            "id": person_ids,
+            **{c: c for c in PERSON_COLUMNS},
+            "home_commune_code": home_commune,
+            "home_province_code": home_province,
+            "version": _constant(1, count, pa.int64()),
+            "created_at": _constant(now, count, stamp),
+            "updated_at": _constant(now, count, stamp),
+        },
+    )
+
+
 def load(
     session: Session,
     records: BulkRecords,
@@ -255,23 +277,7 @@ def load(
     persons, residences = records.persons, records.residences
     count = persons.num_rows
     person_ids = _shift(persons["person_id"], person_shift)
-    home_commune, home_province = home_units(persons["person_id"], persons["birth_registration_unit_code"], residences)
-    write_rows(
-        session,
-        "persons",
-        _select(
-            persons,
-            {
-                "id": person_ids,
-                **{c: c for c in PERSON_COLUMNS},
-                "home_commune_code": home_commune,
-                "home_province_code": home_province,
-                "version": _constant(1, count, pa.int64()),
-                "created_at": _constant(now, count, stamp),
-                "updated_at": _constant(now, count, stamp),
-            },
-        ),
-    )
+    write_rows(session, "persons", person_rows(records, person_ids, now))
     households = records.households
     write_rows(
         session,

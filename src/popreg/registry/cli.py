@@ -134,7 +134,9 @@ def _export_command(name: str) -> None:
     ) -> None:
         from popreg.registry.export import export_table
 
-        database = Database(get_settings().database_url)
+        # An export reads the whole table: from the read replica when one is configured.
+        settings = get_settings()
+        database = Database(settings.database_url, read_url=settings.read_database_url)
         started = time.perf_counter()
         summary = export_table(database, name, out)
         seconds = time.perf_counter() - started

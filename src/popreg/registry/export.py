@@ -1,22 +1,37 @@
 """Streaming export of the register's tables to Parquet, for DuckDB and Spark.
 
-Rows are never all in memory: PostgreSQL streams ``COPY (SELECT ...) TO STDOUT`` which Arrow's CSV
-reader parses block by block; SQLite is read with a cursor in chunks. Each block becomes one or
-more Parquet row groups (zstd-compressed).
+Rows are never all in memory. Each table is read in Arrow record batches through ADBC: PostgreSQL
+with ``adbc_driver_postgresql`` (binary ``COPY``), SQLite with ``adbc_driver_sqlite``; an in-memory
+SQLite database, which no second connection can see, is read with the session's own ``sqlite3``
+cursor instead. Both read the engine that :meth:`Database.read_session` reads (the replica when one
+is configured) in a single statement, so the file is one consistent snapshot, ordered by id; ADBC's
+connections are read-only.
+
+Reading and writing overlap: while the next batch is read, a writer thread converts the previous
+one to the table's Parquet schema and writes it as a zstd-compressed row group. At most
+``QUEUED_BATCHES`` batches wait between the two, so memory stays bounded whatever the table's size.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterator
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
+import adbc_driver_manager
+import adbc_driver_postgresql
+import adbc_driver_postgresql.dbapi
+import adbc_driver_sqlite
+import adbc_driver_sqlite.dbapi
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, BigInteger, Boolean, Date, Integer, Table
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import URL
 
 from popreg.kit.database import Database, UTCDateTime
 from popreg.kit.errors import InvalidInput
@@ -30,8 +45,10 @@ EXPORTABLE: dict[str, Table] = {
     "relations": PersonRelation.__table__,  # type: ignore[dict-item]
     "events": PersonEvent.__table__,  # type: ignore[dict-item]
 }
-CHUNK_ROWS = 200_000
-COPY_BLOCK_BYTES = 32 << 20
+SQLITE_BATCH_ROWS = 100_000
+POSTGRESQL_BATCH_BYTES = 32 << 20
+ROW_GROUP_ROWS = 1_000_000
+QUEUED_BATCHES = 2
 
 Progress = Callable[[int], None]
 
@@ -62,81 +79,184 @@ def arrow_schema(table: Table) -> pa.Schema:
     return pa.schema(fields)
 
 
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch in the Parquet schema. PostgreSQL sends ``integer`` columns as int32; SQLite holds
+    booleans as 0 or 1, dates as ``YYYY-MM-DD`` text and timestamps as ``YYYY-MM-DD HH:MM:SS[.ffffff]``
+    text in UTC without an offset."""
+    columns = []
+    for column, field in zip(batch.columns, schema, strict=True):
+        if column.type != field.type:
+            if pa.types.is_timestamp(field.type) and pa.types.is_string(column.type):
+                column = column.cast(pa.timestamp("us"))
+            column = column.cast(field.type)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def libpq_uri(url: URL) -> str:
+    """The libpq connection URI of a SQLAlchemy PostgreSQL URL (any ``+driver`` dropped), with its
+    password and query parameters."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _postgresql_select(table: Table) -> str:
-    parts = []
-    for column in table.columns:
-        if isinstance(column.type, UTCDateTime):
-            parts.append(f"to_char({column.name} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
-        elif isinstance(column.type, JSON):
-            parts.append(f"{column.name}::text")
-        else:
-            parts.append(column.name)
-    return f"SELECT {', '.join(parts)} FROM {table.name} ORDER BY id"  # noqa: S608 - names come from our metadata
+    names = [
+        f"{column.name}::text AS {column.name}" if isinstance(column.type, JSON) else column.name
+        for column in table.columns
+    ]
+    return f"SELECT {', '.join(names)} FROM {table.name} ORDER BY id"  # noqa: S608 - names come from our metadata
 
 
-def _postgresql_blocks(session: Session, table: Table, schema: pa.Schema) -> Iterator[pa.Table]:
-    connection = session.connection().connection.driver_connection
-    assert connection is not None  # noqa: S101
-    # FORCE_QUOTE quotes every value, so a bare empty field is NULL and a quoted empty one "".
-    convert = pa_csv.ConvertOptions(
-        column_types={f.name: f.type for f in schema}, strings_can_be_null=True, quoted_strings_can_be_null=False
-    )
-    read = pa_csv.ReadOptions(column_names=schema.names, use_threads=True)
-    pending = bytearray()
+def _postgresql_batches(url: URL, table: Table) -> Generator[pa.RecordBatch, None, None]:
     with (
+        adbc_driver_postgresql.dbapi.connect(libpq_uri(url), autocommit=True) as connection,
         connection.cursor() as cursor,
-        cursor.copy(f"COPY ({_postgresql_select(table)}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)") as copy,
     ):
-        for data in copy:
-            pending += data
-            if len(pending) >= COPY_BLOCK_BYTES:
-                cut = pending.rfind(b"\n") + 1
-                yield pa_csv.read_csv(
-                    io.BytesIO(bytes(pending[:cut])), read_options=read, convert_options=convert
-                ).cast(schema)
-                del pending[:cut]
-    if pending:
-        yield pa_csv.read_csv(io.BytesIO(bytes(pending)), read_options=read, convert_options=convert).cast(schema)
-
-
-def _sqlite_array(values: tuple[object, ...], kind: pa.DataType) -> pa.Array:
-    """SQLite returns dates and timestamps as text (timestamps in UTC without an offset)."""
-    if pa.types.is_timestamp(kind):
-        return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(kind)
-    if pa.types.is_date(kind):
-        return pa.array(values, pa.string()).cast(kind)
-    return pa.array(values, kind)
-
-
-def _sqlite_blocks(session: Session, table: Table, schema: pa.Schema) -> Iterator[pa.Table]:
-    raw = session.connection().connection.driver_connection
-    assert raw is not None  # noqa: S101
-    cursor = raw.cursor()
-    cursor.execute(f"SELECT {', '.join(schema.names)} FROM {table.name} ORDER BY id")  # noqa: S608
-    while rows := cursor.fetchmany(CHUNK_ROWS):
-        columns = list(zip(*rows, strict=True))
-        yield pa.table(
-            [_sqlite_array(values, field.type) for values, field in zip(columns, schema, strict=True)], schema=schema
+        # The export only reads; on the primary too, it must never be able to write.
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        cursor.adbc_statement.set_options(
+            **{adbc_driver_postgresql.StatementOptions.BATCH_SIZE_HINT_BYTES.value: str(POSTGRESQL_BATCH_BYTES)}
         )
-    cursor.close()
+        cursor.execute(_postgresql_select(table))
+        yield from cursor.fetch_record_batch()
+
+
+def _sqlite_select(table: Table, schema: pa.Schema) -> str:
+    """The rows ordered by id, after one typed sentinel row whose id is NULL (SQLite sorts NULL first).
+
+    ADBC's SQLite driver infers each column's type from the first batch and takes a column with only
+    NULLs there for an integer, then fails on the first text in a later batch; the sentinel gives every
+    column a value of its type in the first batch. Columns exported as text, dates or timestamps are
+    cast to text: a JSON column has numeric affinity, so a JSON number is stored as a number.
+    """
+    sentinel, values = [], []
+    for field in schema:
+        if field.name == "id":
+            sentinel.append("NULL AS id")
+            values.append("id")
+        elif pa.types.is_integer(field.type) or pa.types.is_boolean(field.type):
+            sentinel.append(f"0 AS {field.name}")
+            values.append(field.name)
+        else:
+            sentinel.append(f"'' AS {field.name}")
+            values.append(f"CAST({field.name} AS TEXT)")
+    rows = f"SELECT {', '.join(values)} FROM {table.name}"  # noqa: S608 - names come from our metadata
+    return f"SELECT {', '.join(sentinel)} UNION ALL {rows} ORDER BY id"
+
+
+def _sqlite_adbc_connection(url: URL) -> adbc_driver_sqlite.dbapi.AdbcSqliteConnection | None:
+    """A read-only ADBC connection to the database file, or None where ADBC cannot open it: a database
+    in memory (which only the session's own connection sees), a URL with driver options, a file that
+    SQLite cannot open read-only."""
+    if not url.database or url.database == ":memory:" or url.query:
+        return None
+    try:
+        return adbc_driver_sqlite.dbapi.connect(
+            f"file:{quote(str(Path(url.database).resolve()))}?mode=ro", autocommit=True
+        )
+    except adbc_driver_manager.Error:
+        return None
+
+
+def _sqlite_batches(database: Database, table: Table, schema: pa.Schema) -> Generator[pa.RecordBatch, None, None]:
+    connection = _sqlite_adbc_connection(database.read_engine.url)
+    if connection is None:
+        yield from _sqlite_cursor_batches(database, table, schema)
+        return
+    with connection, connection.cursor() as cursor:
+        # One row more for the sentinel, so that the first row group is as large as the others.
+        cursor.adbc_statement.set_options(
+            **{adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value: str(SQLITE_BATCH_ROWS + 1)}
+        )
+        cursor.execute(_sqlite_select(table, schema))
+        batches = iter(cursor.fetch_record_batch())
+        first = next(batches, None)
+        if first is not None:
+            yield first.slice(1)  # without the sentinel
+        yield from batches
+
+
+def _sqlite_cursor_batches(database: Database, table: Table, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The same rows through the session's ``sqlite3`` cursor, as text and integers."""
+    raw_types = [
+        pa.int64() if pa.types.is_integer(field.type) or pa.types.is_boolean(field.type) else pa.string()
+        for field in schema
+    ]
+    with database.read_session() as session:
+        connection = session.connection().connection.driver_connection
+        assert isinstance(connection, sqlite3.Connection)  # noqa: S101
+        with closing(connection.cursor()) as cursor:
+            cursor.execute(_sqlite_select(table, schema))
+            cursor.fetchone()  # the sentinel
+            while rows := cursor.fetchmany(SQLITE_BATCH_ROWS):
+                columns = zip(*rows, strict=True)
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(values, kind) for values, kind in zip(columns, raw_types, strict=True)],
+                    names=schema.names,
+                )
+
+
+def _write(
+    batches: Iterator[pa.RecordBatch], writer: pq.ParquetWriter, schema: pa.Schema, progress: Progress | None
+) -> int:
+    """Write the batches in a writer thread while the caller's thread reads the next ones.
+
+    An error in either thread stops both and is raised here; the writer thread has ended when this
+    returns. ``progress`` is called from the writer thread with the number of rows written so far.
+    """
+    pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=QUEUED_BATCHES)
+    failures: list[BaseException] = []
+    written = 0
+
+    def write() -> None:
+        nonlocal written
+        try:
+            while (batch := pending.get()) is not None:
+                writer.write_batch(_conform(batch, schema), row_group_size=ROW_GROUP_ROWS)
+                written += batch.num_rows
+                if progress is not None:
+                    progress(written)
+        except BaseException as error:  # raised again in the reading thread
+            failures.append(error)
+            # Keep taking batches so that the reading thread never waits on a full queue.
+            while pending.get() is not None:
+                pass
+
+    thread = threading.Thread(target=write, name="parquet-writer")
+    thread.start()
+    try:
+        for batch in batches:
+            if failures:
+                break
+            if batch.num_rows:
+                pending.put(batch)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failures:
+        raise failures[0]
+    return written
 
 
 def export_table(database: Database, name: str, out: Path, *, progress: Progress | None = None) -> ExportSummary:
-    """Stream one table of the register into a Parquet file."""
+    """Stream one table of the register into a Parquet file; a failed export leaves no file behind,
+    so that a partial export is never taken for a complete one."""
     if name not in EXPORTABLE:
         raise InvalidInput(
             f"Cannot export {name!r}; choose one of {', '.join(EXPORTABLE)}.", code="EXPORT_UNKNOWN_TABLE"
         )
     table = EXPORTABLE[name]
     schema = arrow_schema(table)
-    rows = 0
-    with database.read_session() as session, pq.ParquetWriter(out, schema, compression="zstd") as writer:
-        blocks = (_postgresql_blocks if session.get_bind().dialect.name == "postgresql" else _sqlite_blocks)(
-            session, table, schema
-        )
-        for block in blocks:
-            writer.write_table(block, row_group_size=1_000_000)
-            rows += block.num_rows
-            if progress is not None:
-                progress(rows)
+    engine = database.read_engine
+    reader = (
+        _postgresql_batches(engine.url, table)
+        if engine.dialect.name == "postgresql"
+        else _sqlite_batches(database, table, schema)
+    )
+    try:
+        with closing(reader) as batches, pq.ParquetWriter(out, schema, compression="zstd") as writer:
+            rows = _write(batches, writer, schema, progress)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
     return ExportSummary(table=name, rows=rows, path=out)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, event, false, func, insert, literal, literal_column, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from popreg.kit.database import insert_many, one_of
 from popreg.kit.events import PersonChanged, PersonsChanged, PersonsImported
@@ -103,16 +103,12 @@ def record_changes(session: Session, event: PersonsChanged) -> None:
 
 def record_import(session: Session, event: PersonsImported) -> None:
     """Write one ``person.registered`` outbox row per person of an import batch, in one
-    ``INSERT ... SELECT`` over the batch's history events (no row goes through Python)."""
+    ``INSERT ... SELECT`` over the batch's history events (no row goes through Python).
+
+    The persons were created by this batch, so each row is its person's first: sequence 1."""
     session.flush()
-    earlier = aliased(OutboxEvent)
     backend = session.get_bind().dialect.name
     make_uuid: ColumnElement[str] = literal_column(_POSTGRES_UUID if backend == "postgresql" else _SQLITE_UUID)
-    previous = (
-        select(func.coalesce(func.max(earlier.sequence), 0))
-        .where(earlier.person_id == PersonEvent.person_id)
-        .scalar_subquery()
-    )
     of_batch: ColumnElement[bool] = and_(
         PersonEvent.person_id.between(event.first_person_id, event.last_person_id),
         PersonEvent.actor == event.actor,
@@ -123,7 +119,7 @@ def record_import(session: Session, event: PersonsImported) -> None:
             make_uuid,
             PersonEvent.person_id,
             Person.pin,
-            previous + 1,
+            literal(1),
             literal(public_event_type("person.imported")),
             PersonEvent.event_type,
             PersonEvent.changes,

@@ -14,7 +14,9 @@ larger than memory streams to disk.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,14 +39,21 @@ def table_paths(out_path: Path | str) -> dict[str, Path]:
 
 
 class _TableWriter:
-    """One Parquet file, written in row groups of :data:`ROW_GROUP_SIZE` rows as tables arrive."""
+    """One Parquet file, written in row groups of :data:`ROW_GROUP_SIZE` rows as tables arrive.
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    Row groups are encoded on ``pool`` (Arrow releases the GIL while it compresses), so the files
+    of several tables are written at the same time and while the next chunks are drawn; one row
+    group of a file is in flight at a time, which keeps them in order and bounds the memory held.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, pool: ThreadPoolExecutor) -> None:
         self.path = path
         self.schema = schema
+        self.pool = pool
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
         self.writer: pq.ParquetWriter | None = None
+        self.in_flight: Future[None] | None = None
 
     def add(self, table: pa.Table) -> None:
         self.pending.append(table)
@@ -52,20 +61,26 @@ class _TableWriter:
         if self.pending_rows >= ROW_GROUP_SIZE:
             self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self, *, last: bool = False) -> None:
+        tables, self.pending, self.pending_rows = self.pending, [], 0
+        if self.in_flight is not None:
+            self.in_flight.result()
+        self.in_flight = self.pool.submit(self._write, tables, last)
+
+    def _write(self, tables: list[pa.Table], last: bool) -> None:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
-        if self.pending:
-            self.writer.write_table(pa.concat_tables(self.pending), row_group_size=ROW_GROUP_SIZE)
-        self.pending = []
-        self.pending_rows = 0
-
-    def close(self) -> None:
-        """Write what is left (an empty file if nothing came) and close the file."""
-        self._flush()
-        if self.writer is not None:
+        if tables:
+            self.writer.write_table(pa.concat_tables(tables), row_group_size=ROW_GROUP_SIZE)
+        if last:
             self.writer.close()
+
+    def close(self) -> Future[None]:
+        """Write what is left (an empty file if nothing came) and close the file, in the background."""
+        self._flush(last=True)
+        assert self.in_flight is not None  # noqa: S101 - _flush always submits
+        return self.in_flight
 
 
 def write_parquet_stream(chunks: Iterable[SyntheticPopulation], out_path: Path | str) -> dict[str, Path]:
@@ -74,16 +89,23 @@ def write_parquet_stream(chunks: Iterable[SyntheticPopulation], out_path: Path |
     The truth table is written only if some record is a duplicate (has a defect).
     """
     paths = table_paths(out_path)
-    writers = {name: _TableWriter(paths[name], schema) for name, schema in TABLES.items()}
-    has_duplicates = False
-    for chunk in chunks:
-        for name, table in chunk.tables().items():
-            writers[name].add(table)
-        has_duplicates = has_duplicates or chunk.truth.column("defect").null_count < chunk.truth.num_rows
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="parquet") as pool:
+        writers = {name: _TableWriter(paths[name], schema, pool) for name, schema in TABLES.items()}
+        has_duplicates = False
+        try:
+            for chunk in chunks:
+                for name, table in chunk.tables().items():
+                    writers[name].add(table)
+                has_duplicates = has_duplicates or chunk.truth.column("defect").null_count < chunk.truth.num_rows
+        finally:
+            for writer in writers.values():
+                if writer.in_flight is not None:
+                    writer.in_flight.result()
+        for done in [writer.close() for writer in writers.values()]:
+            done.result()
     if not has_duplicates:
-        del writers["truth"]
-    for writer in writers.values():
-        writer.close()
+        # Large populations had already started a truth file before the end showed it is not needed.
+        writers.pop("truth").path.unlink(missing_ok=True)
     return {name: paths[name] for name in writers}
 
 

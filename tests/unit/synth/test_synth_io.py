@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
+from popreg.synth import io
 from popreg.synth.generator import generate_population, iter_population
 from popreg.synth.io import read_parquet, table_paths, write_parquet, write_parquet_stream
 from popreg.synth.schema import TABLES
@@ -35,6 +37,18 @@ def test_the_truth_is_written_only_when_there_are_duplicates(tmp_path: Path) -> 
     written = write_parquet(generate_population(3_000, seed=1), tmp_path)
     assert "truth" not in written and not (tmp_path / "truth.parquet").exists()
     assert read_parquet(tmp_path).truth.num_rows == 0
+
+
+def test_no_truth_file_is_left_when_a_row_group_of_it_was_written_before_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With row groups smaller than the population (as with a million persons and more), the truth
+    # file has been started by the time the last chunk shows there are no duplicates.
+    monkeypatch.setattr(io, "ROW_GROUP_SIZE", 1_000)
+    written = write_parquet_stream(iter_population(6_000, seed=3), tmp_path / "people.parquet")
+    assert "truth" not in written and not (tmp_path / "people.truth.parquet").exists()
+    assert pq.ParquetFile(written["persons"]).metadata.num_row_groups > 1
+    assert pq.read_table(written["persons"]).num_rows == 6_000
 
 
 def test_a_streamed_population_is_the_generated_one(tmp_path: Path) -> None:
