@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +123,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lookup=FactsLookup(settings.read_database_url or app.state.database.url),
         refresh_seconds=settings.gateway_refresh_seconds,
     )
-    app.state.bulk_runner = BulkRunner(app.state.database, directory=Path(settings.bulk_directory))
+    retention = timedelta(hours=settings.job_result_retention_hours)
+    app.state.bulk_runner = BulkRunner(
+        app.state.database, directory=Path(settings.bulk_directory), result_retention=retention
+    )
     app.state.sync_file_runner = FileJobRunner(
-        app.state.database, directory=Path(settings.bulk_directory) / "sync-files"
+        app.state.database, directory=Path(settings.bulk_directory) / "sync-files", result_retention=retention
     )
     app.state.event_dispatcher = (
         DispatcherRunner(app.state.database, settings) if settings.events_dispatch_in_serve else None

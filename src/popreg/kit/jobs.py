@@ -18,14 +18,21 @@ and committed, and what the result holds, stays with each of them.
   error that retrying cannot cure.
 - A runner that shuts down cleanly gives its job back (``queued``), so that the next process resumes it
   at once rather than after :data:`STALE_AFTER`.
+- Retention: a completed job's result links PINs to outcomes, so it is kept only for the runner's
+  ``result_retention`` (``POPREG_JOB_RESULT_RETENTION_HOURS``) after the job finished. From then on the
+  job is ``expired`` (its owner is told so at once, see :func:`shown_status`), and a sweep
+  (:meth:`JobRunner.expire_results`) marks it so and deletes its folder; the job's row, with its counts,
+  stays.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -33,29 +40,36 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Generic, TypeVar
+from typing import ClassVar, Final, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Integer, String, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from popreg.kit.clock import utc_now
-from popreg.kit.database import Database, UTCDateTime
+from popreg.kit.database import Database, UTCDateTime, one_of
 from popreg.kit.errors import DomainError
 
 STALE_AFTER: Final = timedelta(minutes=2)
 """A running job whose worker sent no heartbeat for this long is taken over by another process."""
 _CANDIDATES: Final = 5
 """Jobs looked at per claim: if another process takes the first, the next one is tried."""
+DEFAULT_RESULT_RETENTION: Final = timedelta(hours=168)
+"""How long a completed job's result is kept unless the runner is told otherwise (the default of
+``POPREG_JOB_RESULT_RETENTION_HOURS``)."""
+_JOB_FOLDER: Final = re.compile(r"[0-9a-f]{32}")
+"""The name of a job's folder (:func:`new_job_id`); anything else in the directory is not a job's."""
 
 
 class JobStatus(StrEnum):
     """A job is queued (accepted, or given back) until a runner claims it, running while a runner holds
-    it, and at the end completed (its result can be fetched) or failed (with a code and a message)."""
+    it, and at the end completed (its result can be fetched) or failed (with a code and a message). A
+    completed job becomes expired when its result is deleted at the end of the retention period."""
 
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    EXPIRED = "expired"
 
 
 class JobRecord:
@@ -84,6 +98,23 @@ class LostClaim(Exception):
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
+
+
+def results_available_until(job: JobRecord, *, retention: timedelta, now: datetime) -> datetime | None:
+    """Until when a job's result can be downloaded: ``retention`` after the job completed (None for a
+    job without a result to download, including one whose retention has ended by ``now``)."""
+    if job.status != JobStatus.COMPLETED or job.finished_at is None:
+        return None
+    until = job.finished_at + retention
+    return until if until > now else None
+
+
+def shown_status(job: JobRecord, *, retention: timedelta, now: datetime) -> JobStatus:
+    """A job's status as its owner is told it: a completed job whose retention has ended is expired at
+    that instant, even if no sweep has deleted its result yet."""
+    if job.status == JobStatus.COMPLETED and results_available_until(job, retention=retention, now=now) is None:
+        return JobStatus.EXPIRED
+    return JobStatus(job.status)
 
 
 def job_directory(directory: Path, job_id: str) -> Path:
@@ -121,12 +152,25 @@ class JobRunner(ABC, Generic[JobT]):
     """The errors that fail a job with their own code and message (anything else is internal)."""
     internal_error: tuple[str, str]
     """The code and message of a job that failed on an internal error."""
+    SWEEP_EVERY: ClassVar[timedelta] = timedelta(minutes=5)
+    """How often the background loop expires results (:meth:`expire_results`), and once when it starts.
+    A job in progress delays the sweep (the owner is refused the results at the exact end of the
+    retention all the same)."""
 
-    def __init__(self, database: Database, *, directory: Path, chunk_rows: int, poll_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        directory: Path,
+        chunk_rows: int,
+        poll_seconds: float = 5.0,
+        result_retention: timedelta = DEFAULT_RESULT_RETENTION,
+    ) -> None:
         self.database = database
         self.directory = Path(directory)
         self.chunk_rows = chunk_rows
         self.poll_seconds = poll_seconds
+        self.result_retention = result_retention
         self.worker = uuid.uuid4().hex
         self.logger = logging.getLogger(type(self).__module__)
         self._wake = threading.Event()
@@ -170,7 +214,14 @@ class JobRunner(ABC, Generic[JobT]):
             )
 
     def _loop(self) -> None:
+        next_sweep = time.monotonic()
         while not self._stopping.is_set():
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + self.SWEEP_EVERY.total_seconds()
+                try:
+                    self.expire_results(utc_now())
+                except Exception:
+                    self.logger.exception("%s results could not be expired; the next sweep tries again", self.label)
             try:
                 job_id = self.claim_next()
                 if job_id is not None:
@@ -180,6 +231,54 @@ class JobRunner(ABC, Generic[JobT]):
                 self.logger.exception("%s worker failed; it tries again shortly", self.label)
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
+
+    def expire_results(self, now: datetime) -> int:
+        """Expire the completed jobs that finished ``result_retention`` or longer before ``now`` and
+        delete their folders; answer how many jobs this call expired.
+
+        One conditional update marks them all (only jobs still completed, so that of several processes
+        sweeping at once each job is expired by one) and commits before any folder is deleted: a crash in
+        between leaves folders of expired jobs, which this sweep (or the next) deletes along with those
+        a failed job left behind. Folders of jobs that are queued, running or completed, and folders with
+        no job yet (an upload being checked), are left alone."""
+        model = self.model
+        with self.database.unit_of_work() as session:
+            expired = (
+                session.execute(
+                    update(model)
+                    .where(model.status == JobStatus.COMPLETED, model.finished_at <= now - self.result_retention)
+                    .values(status=JobStatus.EXPIRED, updated_at=now)
+                    .returning(model.id)
+                    .execution_options(synchronize_session=False)
+                )
+                .scalars()
+                .all()
+            )
+        removed = self._remove_folders_without_result()
+        if expired or removed:
+            self.logger.info(
+                "%s: %d results expired; %d folders of expired or failed jobs deleted",
+                self.label,
+                len(expired),
+                removed,
+            )
+        return len(expired)
+
+    def _remove_folders_without_result(self) -> int:
+        """Delete the folders of this runner's directory that belong to expired or failed jobs."""
+        if not self.directory.is_dir():
+            return 0
+        folders = [entry.name for entry in self.directory.iterdir() if _JOB_FOLDER.fullmatch(entry.name)]
+        model = self.model
+        ended: list[str] = []
+        with self.database.unit_of_work() as session:
+            for named in one_of(session, model.id, folders):
+                ended += session.execute(
+                    select(model.id).where(named, model.status.in_((JobStatus.EXPIRED, JobStatus.FAILED)))
+                ).scalars()
+        for job_id in ended:
+            remove_job_files(self.directory, job_id)
+        return len(ended)
 
     def claim_next(self) -> str | None:
         """Take the oldest queued job, or a running job whose worker went silent."""

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         description="Where bulk verification jobs keep their files (the upload and the result, a folder per "
         "job); every serving process of a deployment must see the same directory.",
     )
+    job_result_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        description="How long the result of a bulk verification or sync file job can be downloaded after the "
+        "job completed; then the job is expired (results refused with 410 JOB_RESULT_EXPIRED) and its files "
+        "are deleted within minutes. Results link PINs to match outcomes: keep them no longer than partners need.",
+    )
     sync_file_max_bytes: int = Field(
         default=1 << 30,
         ge=1,

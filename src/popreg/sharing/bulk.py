@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,16 @@ from popreg.audit.service import PendingEntry, append_entries
 from popreg.kit.clock import in_vietnam, utc_now
 from popreg.kit.database import Database
 from popreg.kit.errors import InvalidInput, NotFound
+from popreg.kit.jobs import (
+    DEFAULT_RESULT_RETENTION,
+    JobRunner,
+    JobStatus,
+    fsync,
+    job_directory,
+    results_available_until,
+    shown_status,
+)
 from popreg.kit.jobs import STALE_AFTER as STALE_AFTER
-from popreg.kit.jobs import JobRunner, JobStatus, fsync, job_directory
 from popreg.kit.jobs import new_job_id as new_job_id
 from popreg.kit.jobs import source_path as source_path
 from popreg.sharing.bulk_models import VerificationJob
@@ -420,11 +428,12 @@ def get_job(session: Session, *, job_id: str, partner_id: str) -> VerificationJo
     return job
 
 
-def job_summary(job: VerificationJob) -> dict[str, Any]:
-    """What a partner is told about its job."""
+def job_summary(job: VerificationJob, *, retention: timedelta, now: datetime) -> dict[str, Any]:
+    """What a partner is told about its job at ``now``, its results being kept for ``retention``."""
+    until = results_available_until(job, retention=retention, now=now)
     summary: dict[str, Any] = {
         "job_id": job.id,
-        "status": job.status,
+        "status": shown_status(job, retention=retention, now=now).value,
         "source_name": job.source_name,
         "purpose": job.purpose,
         "mode": job.mode,
@@ -438,6 +447,7 @@ def job_summary(job: VerificationJob) -> dict[str, Any]:
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "results_available_until": until.isoformat() if until else None,
     }
     if job.error_code:
         summary["error"] = {"code": job.error_code, "message": job.error_message or ""}
@@ -461,8 +471,15 @@ class BulkRunner(JobRunner[VerificationJob]):
         directory: Path,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         poll_seconds: float = 5.0,
+        result_retention: timedelta = DEFAULT_RESULT_RETENTION,
     ) -> None:
-        super().__init__(database, directory=directory, chunk_rows=chunk_rows, poll_seconds=poll_seconds)
+        super().__init__(
+            database,
+            directory=directory,
+            chunk_rows=chunk_rows,
+            poll_seconds=poll_seconds,
+            result_retention=result_retention,
+        )
 
     def _run(self, job_id: str, *, max_chunks: int | None) -> None:
         with self.database.read_session() as session:

@@ -6,6 +6,7 @@ jobs. See :mod:`popreg.sharing.bulk` for how a job runs.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from popreg.kit.clock import utc_now
 from popreg.kit.database import Database
 from popreg.kit.errors import DomainError, InvalidInput
 from popreg.kit.http import NO_STORE
@@ -85,7 +87,12 @@ def bulk_runner(app: FastAPI) -> bulk.BulkRunner:
     did not start one."""
     runner: bulk.BulkRunner | None = getattr(app.state, "bulk_runner", None)
     if runner is None:
-        runner = bulk.BulkRunner(app.state.database, directory=Path(app.state.settings.bulk_directory))
+        settings = app.state.settings
+        runner = bulk.BulkRunner(
+            app.state.database,
+            directory=Path(settings.bulk_directory),
+            result_retention=timedelta(hours=settings.job_result_retention_hours),
+        )
         app.state.bulk_runner = runner
     runner.start()
     return runner
@@ -103,6 +110,7 @@ def _accept(
     *,
     job_id: str,
     request: bulk.JobRequest,
+    retention: timedelta,
 ) -> dict[str, Any]:
     """Check, authorise and record a stored submission (in a worker thread: it reads the whole file)."""
     layout = bulk.inspect_source(source, request.mapping)
@@ -110,7 +118,8 @@ def _accept(
         context, operation="verify", fields=layout.fields, purpose=request.purpose, cost=max(1, layout.rows_total)
     )
     with database.unit_of_work() as session:
-        return bulk.job_summary(bulk.create_job(session, job_id=job_id, request=request, layout=layout))
+        job = bulk.create_job(session, job_id=job_id, request=request, layout=layout)
+        return bulk.job_summary(job, retention=retention, now=utc_now())
 
 
 @bulk_router.post(
@@ -179,7 +188,9 @@ async def submit_bulk_verification(request: Request) -> Response:
             upload,
             directory=runner.directory,
             job_id=job_id,
-            accept=partial(_accept, database, gate, context, job_id=job_id, request=job),
+            accept=partial(
+                _accept, database, gate, context, job_id=job_id, request=job, retention=runner.result_retention
+            ),
         )
     except DomainError as error:
         return await logged_partner_refusal(
@@ -200,8 +211,10 @@ async def submit_bulk_verification(request: Request) -> Response:
 def _own_job(request: Request, job_id: str) -> dict[str, Any]:
     context = authenticated_partner(request)
     database: Database = request.app.state.database
+    retention = bulk_runner(request.app).result_retention
     with database.read_session() as session:
-        return bulk.job_summary(bulk.get_job(session, job_id=job_id, partner_id=context.partner_id))
+        job = bulk.get_job(session, job_id=job_id, partner_id=context.partner_id)
+        return bulk.job_summary(job, retention=retention, now=utc_now())
 
 
 @bulk_router.get(
@@ -212,8 +225,11 @@ def _own_job(request: Request, job_id: str) -> dict[str, Any]:
 )
 def bulk_verification_status(job_id: str, request: Request) -> Response:
     """Where your bulk verification job stands: `status` (`queued`, `running`, `completed`,
-    `failed`), `rows_done` of `rows_total` (for a CSV, the line count until the job completes),
-    `counts` of `match`, `no_match` and `invalid` so far, and `error` (`code`, `message`) if it failed."""
+    `failed`, or `expired` once its results were deleted), `rows_done` of `rows_total` (for a CSV, the
+    line count until the job completes), `counts` of `match`, `no_match` and `invalid` so far, `error`
+    (`code`, `message`) if it failed, and for a completed job `results_available_until` (UTC): the
+    results are kept for a retention period after the job completed (7 days unless the operator set
+    another), then deleted."""
     try:
         summary = _own_job(request, job_id)
     except DomainError as error:
@@ -224,19 +240,36 @@ def bulk_verification_status(job_id: str, request: Request) -> Response:
 @bulk_router.get(
     "/verify/bulk/{job_id}/result",
     operation_id="verify_bulk_result",
-    responses={**_ERRORS, "409": {"description": "The job has not completed (BULK_RESULT_NOT_READY)."}},
+    responses={
+        **_ERRORS,
+        "409": {"description": "The job has not completed (BULK_RESULT_NOT_READY)."},
+        "410": {
+            "description": "The results were deleted at the end of the retention period (JOB_RESULT_EXPIRED): "
+            "submit the file again."
+        },
+    },
     dependencies=[Depends(partner_token)],
 )
 def bulk_verification_result(job_id: str, request: Request) -> Response:
-    """The results of a completed job, one row per input row, as Parquet (or CSV if you asked for it)."""
+    """The results of a completed job, one row per input row, as Parquet (or CSV if you asked for it),
+    until the job's `results_available_until`; after that they are deleted and this answers 410
+    `JOB_RESULT_EXPIRED`."""
+    runner = bulk_runner(request.app)
     try:
         summary = _own_job(request, job_id)
-        require_completed(summary["status"], rows_done=summary["rows_done"], code="BULK_RESULT_NOT_READY")
+        require_completed(
+            summary["status"],
+            rows_done=summary["rows_done"],
+            code="BULK_RESULT_NOT_READY",
+            retention=runner.result_retention,
+        )
+        result_format = summary["result_format"]
+        stem = Path(summary["source_name"]).stem or "bulk"
+        return result_file(
+            bulk.result_path(runner.directory, job_id, result_format),
+            result_format=result_format,
+            filename=f"{stem}-verified.{result_format}",
+            retention=runner.result_retention,
+        )
     except DomainError as error:
         return partner_refusal(error)
-    directory = bulk_runner(request.app).directory
-    path = bulk.result_path(directory, job_id, summary["result_format"])
-    stem = Path(summary["source_name"]).stem or "bulk"
-    return result_file(
-        path, result_format=summary["result_format"], filename=f"{stem}-verified.{summary['result_format']}"
-    )

@@ -17,7 +17,9 @@ code) before another row is applied.
 A serving process runs the jobs in a background thread: when it starts it takes the queued jobs and
 those whose worker stopped sending heartbeats (a process that died), and when it shuts down cleanly it
 gives its job back. After the last chunk the outcomes are assembled into one file (CSV, or Parquet on
-request) and the uploaded file is deleted.
+request) and the uploaded file is deleted. The outcomes are kept for the runner's retention period
+(``POPREG_JOB_RESULT_RETENTION_HOURS``) after the job completed; then the job is expired and its folder
+deleted (see :mod:`popreg.kit.jobs`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any, Final
@@ -43,8 +46,8 @@ from popreg.audit.service import PendingEntry, append_entries
 from popreg.kit.clock import utc_now
 from popreg.kit.database import Database
 from popreg.kit.errors import InvalidInput, NotFound
+from popreg.kit.jobs import DEFAULT_RESULT_RETENTION, JobRunner, job_directory, results_available_until, shown_status
 from popreg.kit.jobs import STALE_AFTER as STALE_AFTER
-from popreg.kit.jobs import JobRunner, job_directory
 from popreg.kit.jobs import new_job_id as new_job_id
 from popreg.kit.jobs import source_path as source_path
 from popreg.sync import bulk_import
@@ -148,12 +151,12 @@ def get_job(session: Session, *, job_id: str, partner_id: str) -> SyncFileJob:
     return job
 
 
-def job_summary(job: SyncFileJob) -> FileJobRead:
-    """What an agency is told about its job."""
+def job_summary(job: SyncFileJob, *, retention: timedelta, now: datetime) -> FileJobRead:
+    """What an agency is told about its job at ``now``, its outcomes being kept for ``retention``."""
     location = f"{FILES_PATH}/{job.id}"
     return FileJobRead(
         job_id=job.id,
-        status=FileJobStatus(job.status),
+        status=FileJobStatus(shown_status(job, retention=retention, now=now)),
         source_name=job.source_name,
         result_format=job.result_format,
         fields=job.fields.split(",") if job.fields else [],
@@ -165,6 +168,7 @@ def job_summary(job: SyncFileJob) -> FileJobRead:
         created_at=job.created_at,
         updated_at=job.updated_at,
         finished_at=job.finished_at,
+        results_available_until=results_available_until(job, retention=retention, now=now),
         error=FileJobError(code=job.error_code, message=job.error_message or "") if job.error_code else None,
         status_url=location,
         results_url=f"{location}/results",
@@ -191,8 +195,15 @@ class FileJobRunner(JobRunner[SyncFileJob]):
         directory: Path,
         chunk_rows: int = bulk_import.CHUNK,
         poll_seconds: float = 5.0,
+        result_retention: timedelta = DEFAULT_RESULT_RETENTION,
     ) -> None:
-        super().__init__(database, directory=directory, chunk_rows=chunk_rows, poll_seconds=poll_seconds)
+        super().__init__(
+            database,
+            directory=directory,
+            chunk_rows=chunk_rows,
+            poll_seconds=poll_seconds,
+            result_retention=result_retention,
+        )
 
     def _run(self, job_id: str, *, max_chunks: int | None) -> None:
         with self.database.unit_of_work() as session:

@@ -7,6 +7,7 @@ job runs and :mod:`popreg.sync.bulk_import` for the file's columns and checks.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from popreg.kit.clock import utc_now
 from popreg.kit.database import Database
 from popreg.kit.errors import DomainError
 from popreg.kit.http import NO_STORE
@@ -117,6 +119,7 @@ def _accept(
     *,
     job_id: str,
     request: file_jobs.FileJobRequest,
+    retention: timedelta,
 ) -> FileJobRead:
     """Check, authorise and record a stored upload (in a worker thread: it reads the whole file)."""
     layout = bulk_import.inspect_file(
@@ -124,7 +127,8 @@ def _accept(
     )
     gate.authorise(context, operation="sync", fields=layout.fields, purpose=None, cost=layout.rows)
     with database.unit_of_work() as session:
-        return file_jobs.job_summary(file_jobs.create_job(session, job_id=job_id, request=request, layout=layout))
+        job = file_jobs.create_job(session, job_id=job_id, request=request, layout=layout)
+        return file_jobs.job_summary(job, retention=retention, now=utc_now())
 
 
 @files_router.post(
@@ -178,7 +182,9 @@ async def submit_sync_file(request: Request) -> Response:
             upload,
             directory=runner.directory,
             job_id=job_id,
-            accept=partial(_accept, database, gate, context, job_id=job_id, request=job),
+            accept=partial(
+                _accept, database, gate, context, job_id=job_id, request=job, retention=runner.result_retention
+            ),
         )
     except DomainError as error:
         return await logged_partner_refusal(
@@ -199,8 +205,10 @@ async def submit_sync_file(request: Request) -> Response:
 def _own_job(request: Request, job_id: str) -> FileJobRead:
     context = authenticated_partner(request)
     database: Database = request.app.state.database
+    retention = _runner(request).result_retention
     with database.unit_of_work() as session:
-        return file_jobs.job_summary(file_jobs.get_job(session, job_id=job_id, partner_id=context.partner_id))
+        job = file_jobs.get_job(session, job_id=job_id, partner_id=context.partner_id)
+        return file_jobs.job_summary(job, retention=retention, now=utc_now())
 
 
 @files_router.get(
@@ -211,10 +219,12 @@ def _own_job(request: Request, job_id: str) -> FileJobRead:
     dependencies=[Depends(partner_token)],
 )
 def sync_file_status(job_id: str, request: Request) -> Response:
-    """Where your sync file job stands: `status` (`queued`, `running`, `completed`, `failed`),
-    `rows_done` of `rows_total` and `progress`, `counts` of rows `applied`, `queued` (for an official)
-    and `rejected` so far, `replayed` (rows answered from an earlier update with the same key), and
-    `error` (`code`, `message`) if it failed."""
+    """Where your sync file job stands: `status` (`queued`, `running`, `completed`, `failed`, or
+    `expired` once its outcomes were deleted), `rows_done` of `rows_total` and `progress`, `counts` of
+    rows `applied`, `queued` (for an official) and `rejected` so far, `replayed` (rows answered from an
+    earlier update with the same key), `error` (`code`, `message`) if it failed, and for a completed job
+    `results_available_until` (UTC): the outcomes are kept for a retention period after the job
+    completed (7 days unless the operator set another), then deleted."""
     try:
         summary = _own_job(request, job_id)
     except DomainError as error:
@@ -237,18 +247,34 @@ def sync_file_status(job_id: str, request: Request) -> Response:
             },
         },
         "409": {"description": "The job has not completed (SYNC_FILE_RESULTS_NOT_READY)."},
+        "410": {
+            "description": "The outcomes were deleted at the end of the retention period (JOB_RESULT_EXPIRED); "
+            "upload the file again (its rows are answered from their keys)."
+        },
     },
     dependencies=[Depends(partner_token)],
 )
 def sync_file_results(job_id: str, request: Request) -> Response:
     """The outcome of every row of a completed job, in file order, as CSV (or Parquet if you asked for
     it): `row` (from 1, the first after the header), `idempotency_key`, `outcome` (`applied`, `queued`,
-    `rejected`), `code` and `message` (why it was queued or rejected), `update_id`, `replayed`."""
+    `rejected`), `code` and `message` (why it was queued or rejected), `update_id`, `replayed`. Until the
+    job's `results_available_until`; after that the outcomes are deleted and this answers 410
+    `JOB_RESULT_EXPIRED`."""
+    runner = _runner(request)
     try:
         summary = _own_job(request, job_id)
-        require_completed(summary.status.value, rows_done=summary.rows_done, code="SYNC_FILE_RESULTS_NOT_READY")
+        require_completed(
+            summary.status.value,
+            rows_done=summary.rows_done,
+            code="SYNC_FILE_RESULTS_NOT_READY",
+            retention=runner.result_retention,
+        )
+        stem = Path(summary.source_name).stem or "sync"
+        return result_file(
+            file_jobs.result_path(runner.directory, job_id, summary.result_format),
+            result_format=summary.result_format,
+            filename=f"{stem}-outcomes.{summary.result_format}",
+            retention=runner.result_retention,
+        )
     except DomainError as error:
         return partner_refusal(error)
-    path = file_jobs.result_path(_runner(request).directory, job_id, summary.result_format)
-    stem = Path(summary.source_name).stem or "sync"
-    return result_file(path, result_format=summary.result_format, filename=f"{stem}-outcomes.{summary.result_format}")

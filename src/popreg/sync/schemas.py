@@ -152,6 +152,7 @@ class FileJobStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    EXPIRED = "expired"
 
 
 class FileJobCounts(BaseModel):
@@ -183,6 +184,11 @@ class FileJobRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    results_available_until: datetime | None = Field(
+        default=None,
+        description="A completed job: until when its outcomes can be downloaded (UTC). They are deleted then "
+        "and the job is expired.",
+    )
     error: FileJobError | None = Field(default=None, description="Why a failed job stopped.")
     status_url: str
     results_url: str

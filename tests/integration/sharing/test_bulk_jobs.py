@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -354,3 +356,138 @@ def test_a_stopped_runner_gives_its_job_back_for_the_next_process(database, peop
     with database.read_session() as session:
         job = session.get(VerificationJob, job_id)
         assert job is not None and (job.status, json.loads(job.column_mapping)) == ("completed", {})
+
+
+# --- retention of results ----------------------------------------------------------------------
+
+RETENTION = timedelta(hours=24)
+
+
+@pytest.fixture
+def keeper(client: TestClient, database: Database, settings: Settings) -> bulk.BulkRunner:
+    """The application's job runner with a retention of one day, never started: the test runs the jobs
+    and the sweeps itself."""
+    app: Any = client.app
+    app.state.bulk_runner.close()
+    job_runner = bulk.BulkRunner(
+        database, directory=Path(settings.bulk_directory), chunk_rows=1, result_retention=RETENTION
+    )
+    job_runner.start = lambda: None  # type: ignore[method-assign]  # the API would start it on first use
+    app.state.bulk_runner = job_runner
+    return job_runner
+
+
+def job_state(database: Database, job_id: str) -> tuple[str, Any, Any]:
+    with database.read_session() as session:
+        job = session.get(VerificationJob, job_id)
+        assert job is not None
+        return job.status, job.updated_at, job.finished_at
+
+
+def set_finished_at(database: Database, job_id: str, finished_at: Any) -> None:
+    with database.unit_of_work() as session:
+        session.execute(update(VerificationJob).where(VerificationJob.id == job_id).values(finished_at=finished_at))
+
+
+def test_results_older_than_the_retention_are_expired_and_their_folders_deleted(
+    client, database, settings, keeper, people, token
+):
+    headers = {"Authorization": bearer(token)}
+    content = f"pin,sex\n{people['alive']},F\n{people['alive']},M\n".encode()
+    old, recent, failed, running, queued = (submit(client, token, content).json()["job_id"] for _ in range(5))
+    for job_id in (old, recent):
+        assert keeper.claim_next() == job_id
+        keeper.run(job_id)
+    assert keeper.claim_next() == failed
+    with database.unit_of_work() as session:  # failed, and the process died before deleting its folder
+        session.execute(
+            update(VerificationJob)
+            .where(VerificationJob.id == failed)
+            .values(status="failed", error_code="BULK_JOB_FAILED", finished_at=utc_now(), claimed_by=None)
+        )
+    assert keeper.claim_next() == running
+    keeper.run(running, max_chunks=1)
+    directory = Path(settings.bulk_directory)
+    (directory / ("f" * 32)).mkdir()  # an upload still being checked: no job yet
+    recent_finished = job_state(database, recent)[2]
+    set_finished_at(database, old, recent_finished - timedelta(seconds=2))
+    before = {job_id: job_state(database, job_id) for job_id in (recent, failed, running, queued)}
+    now = recent_finished + RETENTION - timedelta(seconds=1)
+
+    assert keeper.expire_results(now) == 1
+
+    assert job_state(database, old)[:2] == ("expired", now)
+    assert not (directory / old).exists()
+    assert {job_id: job_state(database, job_id) for job_id in before} == before
+    assert [path.name for path in (directory / recent).iterdir()] == ["result.parquet"]
+    assert not (directory / failed).exists()
+    assert (directory / running).is_dir() and (directory / queued).is_dir() and (directory / ("f" * 32)).is_dir()
+    status = client.get(f"{BULK_PATH}/{old}", headers=headers).json()
+    assert (status["status"], status["results_available_until"], status["rows_done"]) == ("expired", None, 2)
+    refused = client.get(f"{BULK_PATH}/{old}/result", headers=headers)
+    assert (refused.status_code, error_of(refused)["code"]) == (410, "JOB_RESULT_EXPIRED")
+    assert error_of(refused)["details"] == {"status": "expired", "retention_hours": 24}
+    assert "24 hours" in error_of(refused)["message"] and "again" in error_of(refused)["message"]
+    kept = client.get(f"{BULK_PATH}/{recent}", headers=headers).json()
+    assert (kept["status"], kept["results_available_until"]) == ("completed", (recent_finished + RETENTION).isoformat())
+    assert len(result_rows(client, token, recent)) == 2
+
+    # A crash between the commit and the deletion left the expired job's folder: the next sweep deletes it.
+    (directory / old).mkdir()
+    (directory / old / "result.parquet").write_bytes(b"left behind")
+    assert keeper.expire_results(now) == 0
+    assert not (directory / old).exists()
+    assert job_state(database, old)[:2] == ("expired", now)
+    assert {job_id: job_state(database, job_id) for job_id in before} == before
+
+
+def test_results_are_refused_once_the_retention_ends_even_before_a_sweep(client, database, keeper, people, token):
+    headers = {"Authorization": bearer(token)}
+    job_id = submit(client, token, f"pin,sex\n{people['alive']},F\n".encode()).json()["job_id"]
+    assert keeper.claim_next() == job_id
+    keeper.run(job_id)
+    set_finished_at(database, job_id, utc_now() - RETENTION)
+
+    status = client.get(f"{BULK_PATH}/{job_id}", headers=headers).json()
+    refused = client.get(f"{BULK_PATH}/{job_id}/result", headers=headers)
+
+    assert (status["status"], status["results_available_until"]) == ("expired", None)
+    assert (refused.status_code, error_of(refused)["code"]) == (410, "JOB_RESULT_EXPIRED")
+    assert job_state(database, job_id)[0] == "completed"  # the sweep has not run: nothing was marked yet
+
+
+def test_two_processes_sweeping_at_once_expire_each_job_once(client, database, settings, keeper, people, token):
+    job_ids = [submit(client, token, f"pin,sex\n{people['alive']},F\n".encode()).json()["job_id"] for _ in range(3)]
+    for job_id in job_ids:
+        assert keeper.claim_next() == job_id
+        keeper.run(job_id)
+    other = bulk.BulkRunner(database, directory=Path(settings.bulk_directory), result_retention=RETENTION)
+    now = utc_now() + RETENTION
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = list(pool.map(lambda sweeper: sweeper.expire_results(now), [keeper, other]))
+
+    assert sum(counts) == 3
+    assert [job_state(database, job_id)[0] for job_id in job_ids] == ["expired"] * 3
+    assert not any((Path(settings.bulk_directory) / job_id).exists() for job_id in job_ids)
+
+
+def test_a_runner_expires_old_results_as_soon_as_it_starts(client, database, settings, keeper, people, token):
+    job_id = submit(client, token, f"pin,sex\n{people['alive']},F\n".encode()).json()["job_id"]
+    assert keeper.claim_next() == job_id
+    keeper.run(job_id)
+    set_finished_at(database, job_id, utc_now() - RETENTION - timedelta(seconds=1))
+    serving = bulk.BulkRunner(
+        database, directory=Path(settings.bulk_directory), poll_seconds=0.05, result_retention=RETENTION
+    )
+
+    serving.start()
+    try:
+        deadline = time.monotonic() + 30
+        while job_state(database, job_id)[0] != "expired" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        serving.close()
+
+    assert job_state(database, job_id)[0] == "expired"
+    assert not (Path(settings.bulk_directory) / job_id).exists()

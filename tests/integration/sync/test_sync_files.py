@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -440,3 +440,103 @@ def test_a_job_of_an_agency_whose_policy_lost_sync_fails_before_applying_a_row(
     assert (status["status"], status["error"]["code"], status["rows_done"]) == ("failed", "POLICY_OPERATION_DENIED", 0)
     assert count(database, SyncUpdate) == 0
     assert not (sync_directory(settings) / job_id).exists()
+
+
+# --- retention of outcomes ---------------------------------------------------------------------
+
+RETENTION = timedelta(hours=24)
+
+
+@pytest.fixture
+def keeper(client: TestClient, database: Database, settings: Settings) -> file_jobs.FileJobRunner:
+    """The application's job runner with a retention of one day, never started: the test runs the jobs
+    and the sweeps itself."""
+    app: Any = client.app
+    app.state.sync_file_runner.close()
+    job_runner = file_jobs.FileJobRunner(
+        database, directory=sync_directory(settings), chunk_rows=2, result_retention=RETENTION
+    )
+    app.state.sync_file_runner = job_runner
+    return job_runner
+
+
+def job_state(database: Database, job_id: str) -> tuple[str, Any, Any]:
+    with database.unit_of_work() as session:
+        job = session.get(SyncFileJob, job_id)
+        assert job is not None
+        return job.status, job.updated_at, job.finished_at
+
+
+def test_outcomes_older_than_the_retention_are_expired_and_their_folders_deleted(
+    client, database, settings, agency, keeper, pins
+):
+    old, recent, failed, running, queued = (
+        upload(client, agency, bhxh_file(pins), name=f"bhxh-{label}.csv").json()["job_id"]
+        for label in ("old", "recent", "failed", "running", "queued")
+    )
+    for job_id in (old, recent):
+        assert keeper.claim_next() == job_id
+        keeper.run(job_id)
+    with database.unit_of_work() as session:
+        policy = session.get(PartnerPolicy, "bhxh")
+        assert policy is not None
+        policy.operations = ["verify"]
+    assert keeper.claim_next() == failed
+    keeper.run(failed)  # fails on the policy, and deletes its folder
+    with database.unit_of_work() as session:
+        policy = session.get(PartnerPolicy, "bhxh")
+        assert policy is not None
+        policy.operations = ["verify", "sync"]
+    assert keeper.claim_next() == running
+    keeper.run(running, max_chunks=1)
+    directory = sync_directory(settings)
+    recent_finished = job_state(database, recent)[2]
+    with database.unit_of_work() as session:
+        session.execute(
+            update(SyncFileJob).where(SyncFileJob.id == old).values(finished_at=recent_finished - timedelta(seconds=2))
+        )
+    before = {job_id: job_state(database, job_id) for job_id in (recent, failed, running, queued)}
+    assert [state[0] for state in before.values()] == ["completed", "failed", "running", "queued"]
+    now = recent_finished + RETENTION - timedelta(seconds=1)
+
+    assert keeper.expire_results(now) == 1
+
+    assert job_state(database, old)[:2] == ("expired", now)
+    assert not (directory / old).exists()
+    assert {job_id: job_state(database, job_id) for job_id in before} == before
+    assert [path.name for path in (directory / recent).iterdir()] == ["results.csv"]
+    assert not (directory / failed).exists()
+    assert (directory / running).is_dir() and (directory / queued).is_dir()
+    status = client.get(f"{FILES_PATH}/{old}", headers=agency).json()
+    assert (status["status"], status["results_available_until"], status["rows_done"]) == ("expired", None, 5)
+    refused = client.get(f"{FILES_PATH}/{old}/results", headers=agency)
+    assert (refused.status_code, error_of(refused)["code"]) == (410, "JOB_RESULT_EXPIRED")
+    assert error_of(refused)["details"] == {"status": "expired", "retention_hours": 24}
+    kept = client.get(f"{FILES_PATH}/{recent}", headers=agency).json()
+    assert kept["status"] == "completed"
+    assert kept["results_available_until"] is not None
+    assert datetime.fromisoformat(kept["results_available_until"]) == recent_finished + RETENTION
+    assert len(csv_results(client, agency, recent)) == 5
+
+    # A crash between the commit and the deletion left the expired job's folder: the next sweep deletes it.
+    (directory / old).mkdir()
+    (directory / old / "results.csv").write_text("left behind")
+    assert keeper.expire_results(now) == 0
+    assert not (directory / old).exists()
+    assert job_state(database, old)[:2] == ("expired", now)
+    assert {job_id: job_state(database, job_id) for job_id in before} == before
+
+
+def test_outcomes_are_refused_once_the_retention_ends_even_before_a_sweep(client, database, agency, keeper, pins):
+    job_id = upload(client, agency, bhxh_file(pins)).json()["job_id"]
+    assert keeper.claim_next() == job_id
+    keeper.run(job_id)
+    with database.unit_of_work() as session:
+        session.execute(update(SyncFileJob).where(SyncFileJob.id == job_id).values(finished_at=utc_now() - RETENTION))
+
+    status = client.get(f"{FILES_PATH}/{job_id}", headers=agency).json()
+    refused = client.get(f"{FILES_PATH}/{job_id}/results", headers=agency)
+
+    assert (status["status"], status["results_available_until"]) == ("expired", None)
+    assert (refused.status_code, error_of(refused)["code"]) == (410, "JOB_RESULT_EXPIRED")
+    assert job_state(database, job_id)[0] == "completed"  # the sweep has not run: nothing was marked yet
