@@ -56,6 +56,9 @@ _CANDIDATES: Final = 5
 DEFAULT_RESULT_RETENTION: Final = timedelta(hours=168)
 """How long a completed job's result is kept unless the runner is told otherwise (the default of
 ``POPREG_JOB_RESULT_RETENTION_HOURS``)."""
+ABANDONED_UPLOAD_AFTER: Final = timedelta(hours=24)
+"""A job folder with no job (an upload whose process died while it was checked) is deleted once nothing
+in it has changed for this long; checking an upload takes minutes at most."""
 _JOB_FOLDER: Final = re.compile(r"[0-9a-f]{32}")
 """The name of a job's folder (:func:`new_job_id`); anything else in the directory is not a job's."""
 
@@ -115,6 +118,14 @@ def shown_status(job: JobRecord, *, retention: timedelta, now: datetime) -> JobS
     if job.status == JobStatus.COMPLETED and results_available_until(job, retention=retention, now=now) is None:
         return JobStatus.EXPIRED
     return JobStatus(job.status)
+
+
+def _last_change(folder: Path) -> float:
+    """When the folder or a file in it last changed (seconds since the epoch); now if it is gone."""
+    try:
+        return max(path.stat().st_mtime for path in (folder, *folder.iterdir()))
+    except OSError:
+        return time.time()
 
 
 def job_directory(directory: Path, job_id: str) -> Path:
@@ -239,8 +250,9 @@ class JobRunner(ABC, Generic[JobT]):
         One conditional update marks them all (only jobs still completed, so that of several processes
         sweeping at once each job is expired by one) and commits before any folder is deleted: a crash in
         between leaves folders of expired jobs, which this sweep (or the next) deletes along with those
-        a failed job left behind. Folders of jobs that are queued, running or completed, and folders with
-        no job yet (an upload being checked), are left alone."""
+        a failed job left behind, and those of uploads that never became a job and have not changed for
+        :data:`ABANDONED_UPLOAD_AFTER`. Folders of jobs that are queued, running or completed, and of
+        uploads being checked, are left alone."""
         model = self.model
         with self.database.unit_of_work() as session:
             expired = (
@@ -254,7 +266,7 @@ class JobRunner(ABC, Generic[JobT]):
                 .scalars()
                 .all()
             )
-        removed = self._remove_folders_without_result()
+        removed = self._remove_folders_without_result(now)
         if expired or removed:
             self.logger.info(
                 "%s: %d results expired; %d folders of expired or failed jobs deleted",
@@ -264,21 +276,28 @@ class JobRunner(ABC, Generic[JobT]):
             )
         return len(expired)
 
-    def _remove_folders_without_result(self) -> int:
-        """Delete the folders of this runner's directory that belong to expired or failed jobs."""
+    def _remove_folders_without_result(self, now: datetime) -> int:
+        """Delete the folders of this runner's directory that belong to expired or failed jobs, and those
+        of uploads that never became a job (the process died while checking them) once nothing in them
+        has changed for :data:`ABANDONED_UPLOAD_AFTER`."""
         if not self.directory.is_dir():
             return 0
         folders = [entry.name for entry in self.directory.iterdir() if _JOB_FOLDER.fullmatch(entry.name)]
         model = self.model
+        known: set[str] = set()
         ended: list[str] = []
         with self.database.unit_of_work() as session:
             for named in one_of(session, model.id, folders):
-                ended += session.execute(
-                    select(model.id).where(named, model.status.in_((JobStatus.EXPIRED, JobStatus.FAILED)))
-                ).scalars()
-        for job_id in ended:
+                for job_id, status in session.execute(select(model.id, model.status).where(named)):
+                    known.add(job_id)
+                    if status in (JobStatus.EXPIRED, JobStatus.FAILED):
+                        ended.append(job_id)
+        # Listed before the jobs were read: a folder whose job was created meanwhile is recent, so it stays.
+        idle_since = (now - ABANDONED_UPLOAD_AFTER).timestamp()
+        abandoned = [name for name in folders if name not in known and _last_change(self.directory / name) < idle_since]
+        for job_id in (*ended, *abandoned):
             remove_job_files(self.directory, job_id)
-        return len(ended)
+        return len(ended) + len(abandoned)
 
     def claim_next(self) -> str | None:
         """Take the oldest queued job, or a running job whose worker went silent."""

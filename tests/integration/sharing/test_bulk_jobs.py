@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from sqlalchemy import select, update
 
 from builders import register, sign_in
 from popreg.audit.service import verify_log
+from popreg.kit import jobs
 from popreg.kit.clock import utc_now
 from popreg.kit.database import Database
 from popreg.kit.settings import Profile, Settings
@@ -439,6 +441,25 @@ def test_results_older_than_the_retention_are_expired_and_their_folders_deleted(
     assert not (directory / old).exists()
     assert job_state(database, old)[:2] == ("expired", now)
     assert {job_id: job_state(database, job_id) for job_id in before} == before
+
+
+def test_a_sweep_deletes_uploads_that_never_became_a_job_once_they_are_a_day_old(database, settings, keeper):
+    # A process killed while checking an upload leaves a folder (with the partner's file) and no job.
+    directory = Path(settings.bulk_directory)
+    now = utc_now()
+    abandoned, fresh = directory / ("a" * 32), directory / ("b" * 32)
+    for folder in (abandoned, fresh):
+        folder.mkdir(parents=True)
+        (folder / "source").write_bytes(b"pin,full_name\n")
+    day_and_a_minute_ago = (now - jobs.ABANDONED_UPLOAD_AFTER - timedelta(minutes=1)).timestamp()
+    for path in (abandoned / "source", abandoned):
+        os.utime(path, (day_and_a_minute_ago, day_and_a_minute_ago))
+    (directory / "not-a-job").mkdir()
+
+    assert keeper.expire_results(now) == 0
+
+    assert not abandoned.exists()
+    assert (fresh / "source").is_file() and (directory / "not-a-job").is_dir()
 
 
 def test_results_are_refused_once_the_retention_ends_even_before_a_sweep(client, database, keeper, people, token):
