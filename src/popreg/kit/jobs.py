@@ -163,6 +163,8 @@ class JobRunner(ABC, Generic[JobT]):
     """The errors that fail a job with their own code and message (anything else is internal)."""
     internal_error: tuple[str, str]
     """The code and message of a job that failed on an internal error."""
+    default_chunk_rows: int
+    """Rows read, processed and committed at a time unless the runner is given another number."""
     SWEEP_EVERY: ClassVar[timedelta] = timedelta(minutes=5)
     """How often the background loop expires results (:meth:`expire_results`), and once when it starts.
     A job in progress delays the sweep (the owner is refused the results at the exact end of the
@@ -173,13 +175,13 @@ class JobRunner(ABC, Generic[JobT]):
         database: Database,
         *,
         directory: Path,
-        chunk_rows: int,
+        chunk_rows: int | None = None,
         poll_seconds: float = 5.0,
         result_retention: timedelta = DEFAULT_RESULT_RETENTION,
     ) -> None:
         self.database = database
         self.directory = Path(directory)
-        self.chunk_rows = chunk_rows
+        self.chunk_rows = self.default_chunk_rows if chunk_rows is None else chunk_rows
         self.poll_seconds = poll_seconds
         self.result_retention = result_retention
         self.worker = uuid.uuid4().hex

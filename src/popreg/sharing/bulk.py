@@ -36,10 +36,9 @@ from sqlalchemy.orm import Session
 
 from popreg.audit.service import PendingEntry, append_entries
 from popreg.kit.clock import in_vietnam, utc_now
-from popreg.kit.database import Database
 from popreg.kit.errors import InvalidInput, NotFound
+from popreg.kit.jobs import STALE_AFTER as STALE_AFTER
 from popreg.kit.jobs import (
-    DEFAULT_RESULT_RETENTION,
     JobRunner,
     JobStatus,
     fsync,
@@ -47,7 +46,6 @@ from popreg.kit.jobs import (
     results_available_until,
     shown_status,
 )
-from popreg.kit.jobs import STALE_AFTER as STALE_AFTER
 from popreg.kit.jobs import new_job_id as new_job_id
 from popreg.kit.jobs import source_path as source_path
 from popreg.sharing.bulk_models import VerificationJob
@@ -463,23 +461,7 @@ class BulkRunner(JobRunner[VerificationJob]):
     label = "bulk verification"
     refusal = InvalidInput
     internal_error = ("BULK_JOB_FAILED", "The job stopped on an internal error; submit the file again.")
-
-    def __init__(
-        self,
-        database: Database,
-        *,
-        directory: Path,
-        chunk_rows: int = DEFAULT_CHUNK_ROWS,
-        poll_seconds: float = 5.0,
-        result_retention: timedelta = DEFAULT_RESULT_RETENTION,
-    ) -> None:
-        super().__init__(
-            database,
-            directory=directory,
-            chunk_rows=chunk_rows,
-            poll_seconds=poll_seconds,
-            result_retention=result_retention,
-        )
+    default_chunk_rows = DEFAULT_CHUNK_ROWS
 
     def _run(self, job_id: str, *, max_chunks: int | None) -> None:
         with self.database.read_session() as session:

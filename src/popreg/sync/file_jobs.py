@@ -44,10 +44,9 @@ from sqlalchemy.orm import Session
 
 from popreg.audit.service import PendingEntry, append_entries
 from popreg.kit.clock import utc_now
-from popreg.kit.database import Database
 from popreg.kit.errors import InvalidInput, NotFound
-from popreg.kit.jobs import DEFAULT_RESULT_RETENTION, JobRunner, job_directory, results_available_until, shown_status
 from popreg.kit.jobs import STALE_AFTER as STALE_AFTER
+from popreg.kit.jobs import JobRunner, job_directory, results_available_until, shown_status
 from popreg.kit.jobs import new_job_id as new_job_id
 from popreg.kit.jobs import source_path as source_path
 from popreg.sync import bulk_import
@@ -187,23 +186,7 @@ class FileJobRunner(JobRunner[SyncFileJob]):
         "The job stopped on an internal error; upload the file again (the rows already applied are "
         "answered from their keys).",
     )
-
-    def __init__(
-        self,
-        database: Database,
-        *,
-        directory: Path,
-        chunk_rows: int = bulk_import.CHUNK,
-        poll_seconds: float = 5.0,
-        result_retention: timedelta = DEFAULT_RESULT_RETENTION,
-    ) -> None:
-        super().__init__(
-            database,
-            directory=directory,
-            chunk_rows=chunk_rows,
-            poll_seconds=poll_seconds,
-            result_retention=result_retention,
-        )
+    default_chunk_rows = bulk_import.CHUNK
 
     def _run(self, job_id: str, *, max_chunks: int | None) -> None:
         with self.database.unit_of_work() as session:
