@@ -96,13 +96,20 @@ def demo(
         serve(host="127.0.0.1", port=port, workers=1)
 
 
+_added: set[str] = set()
+
+
 def build(only: str | None = None) -> typer.Typer:
-    """The command with every group, or with the core commands and group ``only`` alone."""
-    for name, (module, attribute) in GROUPS.items():
-        if only is None or name == only:
-            core.add_typer(getattr(importlib.import_module(module), attribute), name=name)
-    if only is None or only == "synth":
-        core.command("synth")(importlib.import_module("popreg.synth.cli").synth)
+    """The command with every group, or with the core commands and group ``only`` alone. Building again
+    adds only the groups not yet added, so a partial command can grow into the whole one."""
+    for name in (*GROUPS, "synth"):
+        if (only is None or name == only) and name not in _added:
+            _added.add(name)
+            if name == "synth":
+                core.command("synth")(importlib.import_module("popreg.synth.cli").synth)
+            else:
+                module, attribute = GROUPS[name]
+                core.add_typer(getattr(importlib.import_module(module), attribute), name=name)
     return core
 
 
